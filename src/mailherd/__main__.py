@@ -1,0 +1,3 @@
+from mailherd.cli import main
+
+main()

@@ -1,0 +1,94 @@
+"""REST API v1: thin endpoints over the same services the portal uses."""
+
+from django.http import Http404
+from ninja import NinjaAPI, Schema
+from ninja.errors import AuthenticationError, HttpError
+from ninja.errors import ValidationError as NinjaValidationError
+
+from mailherd.api.auth import TokenAuth
+from mailherd.core.errors import MailherdError
+
+api = NinjaAPI(
+    title="Mailherd API",
+    version="1",
+    urls_namespace="api-v1",
+    openapi_url="/openapi.json",
+    docs_url="/docs",
+    auth=TokenAuth(),
+    description="Bearer-token JSON API. Errors carry a machine-readable `code` and a human `message`.",
+)
+
+
+class ErrorOut(Schema):
+    code: str
+    message: str
+
+
+@api.exception_handler(MailherdError)
+def _mailherd_error(request, exc: MailherdError):
+    return api.create_response(request, exc.as_dict(), status=exc.http_status)
+
+
+@api.exception_handler(AuthenticationError)
+def _unauthorized(request, exc):
+    return api.create_response(
+        request,
+        {
+            "code": "unauthorized",
+            "message": "Send a valid API token as 'Authorization: Bearer <token>'.",
+        },
+        status=401,
+    )
+
+
+@api.exception_handler(Http404)
+def _not_found(request, exc):
+    return api.create_response(request, {"code": "not_found", "message": "Not found."}, status=404)
+
+
+@api.exception_handler(NinjaValidationError)
+def _invalid(request, exc: NinjaValidationError):
+    fields = [".".join(str(part) for part in error.get("loc", [])[1:]) for error in exc.errors]
+    message = "; ".join(
+        f"{field or 'body'}: {error.get('msg')}"
+        for field, error in zip(fields, exc.errors, strict=True)
+    )
+    return api.create_response(
+        request,
+        {"code": "invalid", "message": message or "Invalid request.", "errors": exc.errors},
+        status=422,
+    )
+
+
+@api.exception_handler(HttpError)
+def _http_error(request, exc: HttpError):
+    return api.create_response(
+        request, {"code": "error", "message": str(exc)}, status=exc.status_code
+    )
+
+
+class OrganizationOut(Schema):
+    slug: str
+    name: str
+    plan: str
+    status: str
+
+
+class MeOut(Schema):
+    organization: OrganizationOut
+    token: str
+
+
+@api.get("/me", response={200: MeOut, 401: ErrorOut}, tags=["account"])
+def me(request):
+    """The organization that the presented token belongs to."""
+    organization = request.organization
+    return {
+        "organization": {
+            "slug": organization.slug,
+            "name": organization.name,
+            "plan": organization.plan.slug,
+            "status": organization.status,
+        },
+        "token": request.auth.prefix,
+    }

@@ -1,0 +1,19 @@
+from mailherd.core.actors import Actor
+from mailherd.core.models import AuditEvent
+
+
+def audit_record(
+    *, actor: Actor, action: str, organization=None, obj=None, data: dict | None = None
+) -> AuditEvent:
+    """Record a change; call inside the service's transaction so both commit or neither."""
+    return AuditEvent.objects.create(
+        organization=organization,
+        actor_kind=actor.kind,
+        actor_label=actor.label[:255],
+        actor_user=actor.user,
+        action=action,
+        object_type=type(obj).__name__ if obj is not None else "",
+        object_repr=str(obj)[:255] if obj is not None else "",
+        data=data or {},
+        ip=actor.ip,
+    )

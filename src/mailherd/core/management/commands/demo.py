@@ -1,0 +1,63 @@
+import secrets
+
+from django.db import transaction
+
+from mailherd.core.actors import Actor
+from mailherd.core.management.commands.run import Command as RunCommand
+from mailherd.tenancy.models import Organization, User
+from mailherd.tenancy.services import organization_create
+
+DEMO_OPERATOR = "operator@demo.mailherd.test"
+DEMO_CUSTOMER = "owner@demo.mailherd.test"
+
+
+class Command(RunCommand):
+    help = (
+        "Like `run`, with demo data (an operator, a demo organization) and the Mailcow simulator."
+    )
+
+    def prepare(self, options) -> dict:
+        operator_password = secrets.token_urlsafe(12)
+        customer_password = secrets.token_urlsafe(12)
+        with transaction.atomic():
+            operator, _ = User.objects.get_or_create(
+                email=DEMO_OPERATOR, defaults={"is_staff": True, "is_superuser": True}
+            )
+            operator.is_staff = operator.is_superuser = True
+            operator.set_password(operator_password)
+            operator.save()
+            customer, _ = User.objects.get_or_create(email=DEMO_CUSTOMER)
+            customer.set_password(customer_password)
+            customer.save()
+            _verify_email(operator)
+            _verify_email(customer)
+            organization = Organization.objects.filter(memberships__user=customer).first()
+            if organization is None:
+                organization = organization_create(
+                    actor=Actor.system(), name="Acme Demo", owner=customer, plan_slug="business"
+                )
+        extra = self.prepare_mailcow(options)
+        site = f"http://{options['host']}:{options['port']}"
+        self.stdout.write(self.style.SUCCESS("Demo data ready:"))
+        self.stdout.write(
+            f"  operator back office: {site}/operator/   {DEMO_OPERATOR} / {operator_password}"
+        )
+        self.stdout.write(
+            f"  customer portal:      {site}/portal/     {DEMO_CUSTOMER} / {customer_password}"
+        )
+        self.stdout.write(f"  demo organization:    {organization.name} ({organization.slug})")
+        return extra
+
+    def prepare_mailcow(self, options) -> dict:
+        """Start the Mailcow simulator as the backend when no server is registered."""
+        from mailherd.mailcow.demo import demo_simulator_processes
+
+        return demo_simulator_processes(stdout=self.stdout)
+
+
+def _verify_email(user) -> None:
+    from allauth.account.models import EmailAddress
+
+    EmailAddress.objects.update_or_create(
+        user=user, email=user.email, defaults={"verified": True, "primary": True}
+    )

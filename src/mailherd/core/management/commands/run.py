@@ -1,0 +1,33 @@
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+from mailherd.celery import ensure_embedded_broker_dirs
+from mailherd.core.supervisor import run_process_group
+
+
+class Command(BaseCommand):
+    help = (
+        "Migrate, then serve the web app, a worker and the scheduler together (Ctrl-C stops all)."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--web-workers", type=int, default=2)
+
+    def prepare(self, options) -> dict:
+        """Hook for `demo`: return extra processes to supervise."""
+        return {}
+
+    def handle(self, *args, **options):
+        call_command("migrate", interactive=False, verbosity=0)
+        self.stdout.write("mailherd: database ready")
+        ensure_embedded_broker_dirs()
+        extra = self.prepare(options)
+        code = run_process_group(
+            host=options["host"],
+            port=options["port"],
+            web_workers=options["web_workers"],
+            extra=extra,
+        )
+        raise SystemExit(code)

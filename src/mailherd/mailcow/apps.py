@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class MailcowConfig(AppConfig):
+    name = "mailherd.mailcow"
+    label = "mailcow"

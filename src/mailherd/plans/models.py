@@ -1,0 +1,53 @@
+from django.db import models
+
+
+class Feature(models.TextChoices):
+    """Per-plan feature flags that gate parts of the portal, API and MCP."""
+
+    API = "api", "REST API"
+    MCP = "mcp", "AI agent access (MCP)"
+    CATCH_ALL = "catch_all", "Catch-all aliases"
+    EXTERNAL_FORWARDING = "external_forwarding", "Forwarding to external addresses"
+    MAIL_RULES = "mail_rules", "Inbound mail rules"
+    DNS_AUTOSETUP = "dns_autosetup", "Automatic DNS set-up"
+    IMAP_MIGRATION = "imap_migration", "IMAP migration"
+    PRIORITY_SUPPORT = "priority_support", "Priority support"
+
+
+class Plan(models.Model):
+    slug = models.SlugField(max_length=50, unique=True)
+    name = models.CharField(max_length=100)
+    description = models.TextField(blank=True)
+    price_monthly_cents = models.PositiveIntegerField(default=0)
+    price_yearly_cents = models.PositiveIntegerField(default=0)
+    currency = models.CharField(max_length=3, default="usd")
+    trial_days = models.PositiveSmallIntegerField(default=0)
+    max_domains = models.PositiveIntegerField()
+    max_mailboxes = models.PositiveIntegerField()
+    max_aliases = models.PositiveIntegerField()
+    max_storage_mb = models.PositiveBigIntegerField(help_text="Sum of all mailbox quotas, MiB")
+    features = models.JSONField(default=list, blank=True)
+    is_public = models.BooleanField(default=True, help_text="Shown on the landing page and sign-up")
+    is_retired = models.BooleanField(
+        default=False, help_text="Kept for existing customers, not sold"
+    )
+    sort_order = models.PositiveSmallIntegerField(default=0)
+    stripe_product_id = models.CharField(max_length=100, blank=True)
+    stripe_price_id = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["sort_order", "price_monthly_cents"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def has_feature(self, feature: str) -> bool:
+        return feature in self.features
+
+    @property
+    def price_monthly(self) -> str:
+        return f"{self.price_monthly_cents / 100:.2f}"
+
+    def limit_for(self, limit_name: str) -> int:
+        return getattr(self, f"max_{limit_name}")

@@ -1,0 +1,56 @@
+"""Tenant scoping for portal views: every org page resolves its membership once, or 404s."""
+
+import functools
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+
+from mailherd.core.actors import Actor, client_ip
+from mailherd.core.errors import MailherdError
+from mailherd.tenancy.selectors import membership_get, organization_list_for_user
+
+LAST_ORG_SESSION_KEY = "last_organization"
+
+
+def org_view(view):
+    """Decorate a view taking `org_slug`: sets request.membership, .organization and .actor.
+
+    Non-members get 404, never 403, so another organization's existence is not revealed.
+    """
+
+    @login_required
+    @functools.wraps(view)
+    def wrapper(request, org_slug, *args, **kwargs):
+        membership = membership_get(user=request.user, organization_slug=org_slug)
+        request.membership = membership
+        request.organization = membership.organization
+        request.actor = Actor.for_user(request.user, ip=client_ip(request))
+        request.session[LAST_ORG_SESSION_KEY] = org_slug
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def portal_context(request, **extra) -> dict:
+    return {
+        "organization": request.organization,
+        "membership": request.membership,
+        "organizations": organization_list_for_user(user=request.user),
+        **extra,
+    }
+
+
+def run_service(request, form, call):
+    """Run a service call; a MailherdError becomes a form error (on its field if it names one).
+
+    Return the call's result, or None when it failed.
+    """
+    try:
+        return call()
+    except MailherdError as exc:
+        field = exc.fields.get("field")
+        if form is not None:
+            form.add_error(field if field in form.fields else None, exc.message)
+        else:
+            messages.error(request, exc.message)
+        return None

@@ -1,0 +1,216 @@
+"""Mailherd settings: one module, read from the environment.
+
+Absent variables fall back to the embedded default (SQLite and a file-based
+Celery broker under var/, console email); malformed ones stop start-up.
+"""
+
+from pathlib import Path
+
+from mailherd.core.env import (
+    env_bool,
+    env_database,
+    env_email,
+    env_int,
+    env_list,
+    env_secret,
+    env_str,
+    load_or_create_secret,
+)
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+VAR_DIR = Path(env_str("MAILHERD_VAR_DIR", str(Path.cwd() / "var"))).resolve()
+
+DEBUG = env_bool("MAILHERD_DEBUG", False)
+SECRET_KEY = env_secret("MAILHERD_SECRET_KEY") or load_or_create_secret(VAR_DIR / "secret_key")
+# Keys for secrets at rest (Fernet). Absent: one derived from SECRET_KEY. Several: rotation,
+# the first encrypts and all decrypt.
+ENCRYPTION_KEYS = env_list("MAILHERD_ENCRYPTION_KEYS")
+
+ALLOWED_HOSTS = env_list(
+    "MAILHERD_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"]
+)
+CSRF_TRUSTED_ORIGINS = env_list("MAILHERD_CSRF_TRUSTED_ORIGINS")
+SITE_URL = env_str("MAILHERD_SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+SECURE_COOKIES = env_bool("MAILHERD_SECURE_COOKIES", SITE_URL.startswith("https://"))
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = SECURE_COOKIES
+SESSION_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "allauth",
+    "allauth.account",
+    "allauth.mfa",
+    "django_htmx",
+    "template_partials",
+    "django_celery_beat",
+    "mailherd.core",
+    "mailherd.tenancy",
+    "mailherd.plans",
+    "mailherd.mailcow",
+    "mailherd.hosting",
+    "mailherd.dns",
+    "mailherd.billing",
+    "mailherd.rules",
+    "mailherd.notifications",
+    "mailherd.portal",
+    "mailherd.operator",
+    "mailherd.api",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "mailherd.urls"
+WSGI_APPLICATION = "mailherd.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [PACKAGE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "mailherd.core.context_processors.branding",
+            ],
+        },
+    }
+]
+
+DATABASES = {"default": env_database("DATABASE_URL", VAR_DIR / "mailherd.sqlite3")}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_USER_MODEL = "tenancy.User"
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 10},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "account_login"
+LOGIN_REDIRECT_URL = "portal:home"
+
+# django-allauth: email is the login; verification is mandatory before the first login.
+ACCOUNT_LOGIN_METHODS = {"email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
+ACCOUNT_USER_MODEL_USERNAME_FIELD = None
+ACCOUNT_EMAIL_VERIFICATION = "mandatory"
+ACCOUNT_CONFIRM_EMAIL_ON_GET = False
+ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
+ACCOUNT_UNIQUE_EMAIL = True
+ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
+ACCOUNT_RATE_LIMITS = {"login_failed": "10/m/ip,5/5m/key", "signup": "20/h/ip"}
+ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https" if SITE_URL.startswith("https://") else "http"
+ACCOUNT_ADAPTER = "mailherd.tenancy.adapters.AccountAdapter"
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_TOTP_ISSUER = env_str("MAILHERD_PRODUCT_NAME", "Mailherd")
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns about a missing folder
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+# Serve straight from the app folders too, so a fresh clone works before collectstatic.
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+
+# Email: console unless EMAIL_URL names an SMTP server.
+globals().update(env_email("EMAIL_URL"))
+DEFAULT_FROM_EMAIL = env_str("MAILHERD_FROM_EMAIL", "Mailherd <no-reply@mailherd.localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+_REDIS_URL = env_str("REDIS_URL")
+if _REDIS_URL:
+    CACHES["default"] = {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": _REDIS_URL,
+    }
+
+# Celery: an embedded file-based broker by default (no server needed); any
+# Celery broker URL (redis://, amqp://) for workers on many machines.
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL")
+CELERY_EMBEDDED_BROKER = CELERY_BROKER_URL is None
+if CELERY_EMBEDDED_BROKER:
+    CELERY_BROKER_URL = "filesystem://"
+    _queue_dir = VAR_DIR / "celery" / "queue"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_queue_dir),
+        "data_folder_out": str(_queue_dir),
+        "processed_folder": str(VAR_DIR / "celery" / "processed"),
+        "store_processed": False,
+    }
+    CELERY_RESULT_BACKEND = "file://" + str(VAR_DIR / "celery" / "results")
+    # The file transport has no broadcast exchange for remote control.
+    CELERY_WORKER_ENABLE_REMOTE_CONTROL = False
+else:
+    CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND", CELERY_BROKER_URL)
+CELERY_TASK_ALWAYS_EAGER = env_bool("MAILHERD_CELERY_EAGER", False)
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SERIALIZER = CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_RESULT_EXPIRES = 3600
+CELERY_TIMEZONE = TIME_ZONE
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+
+# Mailherd
+MAILHERD_PRODUCT_NAME = env_str("MAILHERD_PRODUCT_NAME", "Mailherd")
+MAILHERD_DNS_NAMESERVERS = env_list("MAILHERD_DNS_NAMESERVERS")
+MAILHERD_DNS_TIMEOUT = env_int("MAILHERD_DNS_TIMEOUT", 5, minimum=1)
+MAILHERD_INVITATION_DAYS = env_int("MAILHERD_INVITATION_DAYS", 7, minimum=1)
+MAILHERD_DEFAULT_PLAN = env_str("MAILHERD_DEFAULT_PLAN", "starter")
+
+STRIPE_SECRET_KEY = env_secret("STRIPE_SECRET_KEY")
+STRIPE_PUBLISHABLE_KEY = env_str("STRIPE_PUBLISHABLE_KEY")
+STRIPE_WEBHOOK_SECRET = env_secret("STRIPE_WEBHOOK_SECRET")
+STRIPE_API_BASE = env_str("STRIPE_API_BASE")
+
+from mailherd.schedule import CELERY_BEAT_SCHEDULE  # noqa: E402,F401
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("MAILHERD_LOG_LEVEL", "INFO")},
+    "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
+}

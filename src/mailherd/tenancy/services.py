@@ -1,0 +1,271 @@
+"""Writes for organizations, memberships and invitations."""
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.text import slugify
+
+from mailherd.core.actors import Actor
+from mailherd.core.audit import audit_record
+from mailherd.core.errors import NotFound, PermissionDenied
+from mailherd.notifications.services import email_send
+from mailherd.plans.models import Plan
+from mailherd.tenancy.errors import (
+    AlreadyMember,
+    InvalidOrganizationName,
+    InvitationInvalid,
+    LastOwner,
+)
+from mailherd.tenancy.models import Invitation, Membership, Organization, Role
+from mailherd.tenancy.selectors import can_manage_members, invitation_for_token_hash
+
+ORGANIZATION_NAME_MAX = 100
+
+
+def _clean_organization_name(name: str) -> str:
+    cleaned = " ".join((name or "").split())
+    if not cleaned:
+        raise InvalidOrganizationName("Give your organization a name.", field="name")
+    if len(cleaned) > ORGANIZATION_NAME_MAX:
+        raise InvalidOrganizationName(
+            f"An organization name can have at most {ORGANIZATION_NAME_MAX} characters (this one has {len(cleaned)}).",
+            field="name",
+        )
+    return cleaned
+
+
+def _unique_slug(name: str) -> str:
+    base = slugify(name)[:50] or "org"
+    slug, counter = base, 2
+    while Organization.objects.filter(slug=slug).exists():
+        slug = f"{base}-{counter}"
+        counter += 1
+    return slug
+
+
+def _default_plan() -> Plan:
+    plan = Plan.objects.filter(slug=settings.MAILHERD_DEFAULT_PLAN).first()
+    return plan or Plan.objects.order_by("sort_order").first()
+
+
+@transaction.atomic
+def organization_create(
+    *, actor: Actor, name: str, owner=None, plan_slug: str | None = None
+) -> Organization:
+    """Create an organization with `owner` (default: the acting user) as its owner."""
+    cleaned = _clean_organization_name(name)
+    plan = Plan.objects.filter(slug=plan_slug).first() if plan_slug else _default_plan()
+    if plan is None:
+        raise NotFound(f"No plan with slug {plan_slug!r}.", field="plan")
+    owner = owner or actor.user
+    for _attempt in range(3):
+        try:
+            with transaction.atomic():
+                organization = Organization.objects.create(
+                    name=cleaned, slug=_unique_slug(cleaned), plan=plan
+                )
+            break
+        except IntegrityError:  # a concurrent sign-up took the same slug
+            continue
+    else:
+        raise InvalidOrganizationName(
+            "Could not choose a unique address for this name; try another."
+        )
+    Membership.objects.create(organization=organization, user=owner, role=Role.OWNER)
+    audit_record(
+        actor=actor, action="organization.create", organization=organization, obj=organization
+    )
+    return organization
+
+
+@transaction.atomic
+def organization_rename(*, actor: Actor, membership: Membership, name: str) -> Organization:
+    if not can_manage_members(membership):
+        raise PermissionDenied("Only owners and admins can change the organization's settings.")
+    organization = membership.organization
+    organization.name = _clean_organization_name(name)
+    organization.save(update_fields=["name"])
+    audit_record(
+        actor=actor, action="organization.rename", organization=organization, obj=organization
+    )
+    return organization
+
+
+def _hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@transaction.atomic
+def invitation_create(*, actor: Actor, membership: Membership, email: str, role: str) -> Invitation:
+    """Invite `email` to the acting member's organization and email them a link (after commit)."""
+    if not can_manage_members(membership):
+        raise PermissionDenied("Only owners and admins can invite people.")
+    if role not in Role.values:
+        raise InvitationInvalid(f"Unknown role {role!r}.", field="role")
+    if role == Role.OWNER and membership.role != Role.OWNER:
+        raise PermissionDenied("Only an owner can invite another owner.")
+    organization = membership.organization
+    email = email.strip().lower()
+    if Membership.objects.filter(organization=organization, user__email__iexact=email).exists():
+        raise AlreadyMember(f"{email} is already a member of {organization.name}.", field="email")
+    # A new invitation replaces any pending one for the same address.
+    Invitation.objects.filter(
+        organization=organization,
+        email__iexact=email,
+        accepted_at__isnull=True,
+        revoked_at__isnull=True,
+    ).update(revoked_at=timezone.now())
+    token = secrets.token_urlsafe(32)
+    invitation = Invitation.objects.create(
+        organization=organization,
+        email=email,
+        role=role,
+        token_hash=_hash_token(token),
+        invited_by=actor.user,
+        expires_at=timezone.now() + timedelta(days=settings.MAILHERD_INVITATION_DAYS),
+    )
+    audit_record(actor=actor, action="invitation.create", organization=organization, obj=invitation)
+    link = settings.SITE_URL + reverse("portal:invitation_accept", args=[token])
+    transaction.on_commit(
+        lambda: email_send(
+            to=email,
+            template="invitation",
+            context={
+                "organization": organization.name,
+                "inviter": actor.label,
+                "link": link,
+                "role": role,
+            },
+            organization=organization,
+        )
+    )
+    return invitation
+
+
+def invitation_preview(*, token: str) -> Invitation:
+    """Return the pending invitation behind `token`, or raise InvitationInvalid saying why not."""
+    invitation = invitation_for_token_hash(_hash_token(token))
+    if invitation is None or invitation.revoked_at is not None:
+        raise InvitationInvalid("This invitation link is not valid. Ask for a new invitation.")
+    if invitation.accepted_at is not None:
+        raise InvitationInvalid("This invitation has already been used.")
+    if invitation.expires_at <= timezone.now():
+        raise InvitationInvalid("This invitation has expired. Ask for a new invitation.")
+    return invitation
+
+
+@transaction.atomic
+def invitation_accept(*, actor: Actor, token: str) -> Membership:
+    invitation = invitation_preview(token=token)
+    # Lock it so two clicks on the same link cannot both succeed.
+    invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
+    if invitation.accepted_at is not None:
+        raise InvitationInvalid("This invitation has already been used.")
+    user = actor.user
+    if user.email.lower() != invitation.email.lower():
+        raise InvitationInvalid(
+            f"This invitation was sent to {invitation.email}; sign in with that address to accept it."
+        )
+    if Membership.objects.filter(organization=invitation.organization, user=user).exists():
+        raise AlreadyMember(f"You are already a member of {invitation.organization.name}.")
+    membership = Membership.objects.create(
+        organization=invitation.organization, user=user, role=invitation.role
+    )
+    invitation.accepted_at = timezone.now()
+    invitation.accepted_by = user
+    invitation.save(update_fields=["accepted_at", "accepted_by"])
+    audit_record(
+        actor=actor,
+        action="invitation.accept",
+        organization=invitation.organization,
+        obj=invitation,
+    )
+    return membership
+
+
+@transaction.atomic
+def invitation_revoke(*, actor: Actor, membership: Membership, invitation_id: int) -> None:
+    if not can_manage_members(membership):
+        raise PermissionDenied("Only owners and admins can revoke invitations.")
+    invitation = Invitation.objects.filter(
+        organization=membership.organization, pk=invitation_id
+    ).first()
+    if invitation is None:
+        raise NotFound()
+    invitation.revoked_at = timezone.now()
+    invitation.save(update_fields=["revoked_at"])
+    audit_record(
+        actor=actor,
+        action="invitation.revoke",
+        organization=membership.organization,
+        obj=invitation,
+    )
+
+
+@transaction.atomic
+def membership_change_role(
+    *, actor: Actor, membership: Membership, member_id: int, role: str
+) -> Membership:
+    if not can_manage_members(membership):
+        raise PermissionDenied("Only owners and admins can change roles.")
+    if role not in Role.values:
+        raise InvitationInvalid(f"Unknown role {role!r}.", field="role")
+    target = _member_for_update(membership, member_id)
+    if Role.OWNER in (role, target.role) and membership.role != Role.OWNER:
+        raise PermissionDenied("Only an owner can grant or take away the owner role.")
+    if target.role == Role.OWNER and role != Role.OWNER:
+        _ensure_other_owner(target)
+    target.role = role
+    target.save(update_fields=["role"])
+    audit_record(
+        actor=actor,
+        action="membership.role",
+        organization=membership.organization,
+        obj=target,
+        data={"role": role},
+    )
+    return target
+
+
+@transaction.atomic
+def membership_remove(*, actor: Actor, membership: Membership, member_id: int) -> None:
+    target = _member_for_update(membership, member_id)
+    leaving_self = target.pk == membership.pk
+    if not leaving_self and not can_manage_members(membership):
+        raise PermissionDenied("Only owners and admins can remove members.")
+    if target.role == Role.OWNER:
+        if not leaving_self and membership.role != Role.OWNER:
+            raise PermissionDenied("Only an owner can remove an owner.")
+        _ensure_other_owner(target)
+    audit_record(
+        actor=actor, action="membership.remove", organization=membership.organization, obj=target
+    )
+    target.delete()
+
+
+def _member_for_update(membership: Membership, member_id: int) -> Membership:
+    # Lock the organization first (lock order: organization, then its rows).
+    Organization.objects.select_for_update(no_key=True).filter(
+        pk=membership.organization_id
+    ).first()
+    target = (
+        Membership.objects.select_related("user")
+        .filter(organization=membership.organization, pk=member_id)
+        .first()
+    )
+    if target is None:
+        raise NotFound()
+    return target
+
+
+def _ensure_other_owner(target: Membership) -> None:
+    others = Membership.objects.filter(
+        organization=target.organization_id, role=Role.OWNER
+    ).exclude(pk=target.pk)
+    if not others.exists():
+        raise LastOwner()

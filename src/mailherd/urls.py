@@ -1,0 +1,15 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from mailherd.api.v1 import api
+
+admin.site.site_header = "Mailherd back office"
+admin.site.site_title = "Mailherd operator"
+admin.site.index_title = "Operations"
+
+urlpatterns = [
+    path("operator/", admin.site.urls),
+    path("accounts/", include("allauth.urls")),
+    path("api/v1/", api.urls),
+    path("", include("mailherd.portal.urls")),
+]
