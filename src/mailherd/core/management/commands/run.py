@@ -1,7 +1,6 @@
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
-from mailherd.celery import ensure_embedded_broker_dirs
 from mailherd.core.supervisor import run_process_group
 
 
@@ -21,8 +20,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         call_command("migrate", interactive=False, verbosity=0)
-        self.stdout.write("mailherd: database ready")
-        ensure_embedded_broker_dirs()
+        call_command("collectstatic", interactive=False, verbosity=0)
+        self.stdout.write("mailherd: database and static files ready")
         extra = self.prepare(options)
         code = run_process_group(
             host=options["host"],

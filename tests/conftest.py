@@ -1,0 +1,56 @@
+"""Shared fixtures. Data is set up through the services, as a user would create it.
+
+The "outsider" pair (alice in Acme, bob in Globex) is reused by every app's
+tests to prove that one organization never sees another's objects.
+"""
+
+from dataclasses import dataclass
+
+import pytest
+from allauth.account.models import EmailAddress
+
+from mailherd.core.actors import Actor
+from mailherd.tenancy.models import Membership, Organization, User
+from mailherd.tenancy.services import organization_create
+
+PASSWORD = "correct-horse-battery-staple"
+
+
+def make_user(email: str, *, password: str = PASSWORD, staff: bool = False) -> User:
+    user = User.objects.create_user(email=email, password=password, is_staff=staff, is_superuser=staff)
+    EmailAddress.objects.create(user=user, email=email, verified=True, primary=True)
+    return user
+
+
+def make_org(owner: User, name: str, plan: str = "starter") -> Organization:
+    return organization_create(actor=Actor.for_user(owner), name=name, owner=owner, plan_slug=plan)
+
+
+@dataclass
+class Tenants:
+    alice: User
+    acme: Organization
+    bob: User
+    globex: Organization
+
+    @property
+    def alice_membership(self) -> Membership:
+        return Membership.objects.get(user=self.alice, organization=self.acme)
+
+
+@pytest.fixture
+def tenants(db) -> Tenants:
+    alice = make_user("alice@acme.test")
+    bob = make_user("bob@globex.test")
+    return Tenants(alice=alice, acme=make_org(alice, "Acme"), bob=bob, globex=make_org(bob, "Globex"))
+
+
+@pytest.fixture
+def alice_client(client, tenants):
+    client.force_login(tenants.alice)
+    return client
+
+
+@pytest.fixture
+def operator_user(db) -> User:
+    return make_user("ops@operator.test", staff=True)
