@@ -8,8 +8,10 @@ admin.site.site_title = "Mailherd operator"
 admin.site.index_title = "Operations"
 
 urlpatterns = [
-    path("operator/", admin.site.urls),
+    path("operator/", include("mailherd.operator.urls")),
     path("accounts/", include("allauth.urls")),
     path("api/v1/", api.urls),
+    path("", include("mailherd.billing.urls")),
+    path("", include("mailherd.hosting.urls")),
     path("", include("mailherd.portal.urls")),
 ]
