@@ -67,6 +67,15 @@ def _http_error(request, exc: HttpError):
     )
 
 
+def _register_routers() -> None:
+    from mailherd.hosting.api import router as hosting_router
+
+    api.add_router("", hosting_router)
+
+
+_register_routers()
+
+
 class OrganizationOut(Schema):
     slug: str
     name: str

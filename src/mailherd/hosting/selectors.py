@@ -1,5 +1,73 @@
 """Reads of hosted objects (domains, mailboxes, aliases)."""
 
+from django.db.models import Q, Sum
+
+from mailherd.hosting.models import Alias, Domain, Mailbox, ProvisioningOp
+
 
 def hosting_usage_counts(*, organization) -> dict[str, int]:
-    return {}
+    return {
+        "domains": Domain.objects.filter(organization=organization).count(),
+        "mailboxes": Mailbox.objects.filter(organization=organization).count(),
+        "aliases": Alias.objects.filter(organization=organization).count(),
+        "storage_mb": Mailbox.objects.filter(organization=organization).aggregate(total=Sum("quota_mb"))["total"] or 0,
+    }
+
+
+def domain_list(*, organization):
+    return Domain.objects.filter(organization=organization).select_related("mail_server").order_by("name")
+
+
+def domain_get(*, organization, name: str) -> Domain | None:
+    from mailherd.hosting.validation import clean_domain_name
+    from mailherd.core.errors import InvalidAddress
+
+    try:
+        ascii_name = clean_domain_name(name)
+    except InvalidAddress:
+        return None
+    return Domain.objects.filter(organization=organization, name=ascii_name).select_related("mail_server").first()
+
+
+def mailbox_list(*, organization, domain: str | None = None, search: str = ""):
+    queryset = Mailbox.objects.filter(organization=organization).select_related("domain").order_by("address")
+    if domain:
+        queryset = queryset.filter(domain__name=domain.strip().lower())
+    if search:
+        queryset = queryset.filter(Q(address__icontains=search.strip()) | Q(name__icontains=search.strip()))
+    return queryset
+
+
+def mailbox_get(*, organization, address: str) -> Mailbox | None:
+    return (
+        Mailbox.objects.filter(organization=organization, address=(address or "").strip().lower())
+        .select_related("domain__mail_server")
+        .first()
+    )
+
+
+def alias_list(*, organization, domain: str | None = None, search: str = ""):
+    queryset = Alias.objects.filter(organization=organization).select_related("domain").order_by("address")
+    if domain:
+        queryset = queryset.filter(domain__name=domain.strip().lower())
+    if search:
+        queryset = queryset.filter(address__icontains=search.strip())
+    return queryset
+
+
+def alias_get(*, organization, address: str) -> Alias | None:
+    return Alias.objects.filter(organization=organization, address=(address or "").strip().lower()).first()
+
+
+def object_errors(*, organization):
+    """Parked outbox rows of the organization, newest first: what Mailcow refused and why."""
+    return ProvisioningOp.objects.filter(organization=organization, status=ProvisioningOp.Status.FAILED).order_by("-id")
+
+
+def mailbox_status(mailbox: Mailbox, *, organization) -> str:
+    """The status shown to customers and in the API."""
+    if organization.is_suspended:
+        return "suspended"
+    if mailbox.sync_status != "active":
+        return mailbox.sync_status
+    return "active" if mailbox.enabled else "disabled"

@@ -59,7 +59,17 @@ def mail_server_register(
             **public,
         )
         audit_record(actor=actor, action="mail_server.register", obj=server)
+        transaction.on_commit(_apply_waiting_changes)
     return server
+
+
+def _apply_waiting_changes() -> None:
+    """Changes made while no server was registered are applied now."""
+    from mailherd.hosting.provisioning import outbox_retry_now
+    from mailherd.hosting.services.outbox import kick_worker
+
+    outbox_retry_now()
+    kick_worker()
 
 
 def mail_server_health_check(*, server: MailServer) -> bool:

@@ -1,9 +1,12 @@
-"""Writes for domains, mailboxes and aliases; every change goes through the provisioning outbox."""
+"""Suspension: billing state drives mail state, through the outbox like every other change."""
 
 from django.db import transaction
 
 from mailherd.core.actors import Actor
 from mailherd.core.audit import audit_record
+from mailherd.hosting.models import Mailbox, ProvisioningOp, SyncStatus
+from mailherd.hosting.services.mailboxes import mailbox_key
+from mailherd.hosting.services.outbox import enqueue
 from mailherd.tenancy.locks import organization_lock
 from mailherd.tenancy.models import Organization
 
@@ -21,6 +24,7 @@ def organization_mail_suspend(*, actor: Actor, organization_id: int, reason: str
         organization.save(update_fields=["status"])
         audit_record(actor=actor, action="organization.suspend", organization=organization, obj=organization,
                      data={"reason": reason})
+        _resync_mailboxes(organization)
     return organization
 
 
@@ -32,4 +36,14 @@ def organization_mail_restore(*, actor: Actor, organization_id: int) -> Organiza
         organization.status = Organization.Status.ACTIVE
         organization.save(update_fields=["status"])
         audit_record(actor=actor, action="organization.restore", organization=organization, obj=organization)
+        _resync_mailboxes(organization)
     return organization
+
+
+def _resync_mailboxes(organization) -> None:
+    """Queue every mailbox for a sync; the worker derives Mailcow's active flag from the current state."""
+    mailboxes = Mailbox.objects.filter(organization=organization).select_related("domain")
+    mailboxes.update(sync_status=SyncStatus.PENDING)
+    for mailbox in mailboxes:
+        enqueue(kind=ProvisioningOp.Kind.MAILBOX_UPDATE, object_key=mailbox_key(mailbox.address),
+                organization=organization, domain_name=mailbox.domain.name)

@@ -1,0 +1,198 @@
+from django.db import models
+from django.db.models import Q
+
+from mailherd.core.crypto import EncryptedTextField
+
+
+class SyncStatus(models.TextChoices):
+    """Where an object stands with its Mailcow server."""
+
+    PENDING = "pending", "Pending"  # written here, not yet applied to Mailcow
+    ACTIVE = "active", "Active"  # applied
+    ERROR = "error", "Error"  # a change was refused by Mailcow; see last_error
+
+
+class Domain(models.Model):
+    class Status(models.TextChoices):
+        UNVERIFIED = "unverified", "Unverified"
+        PENDING = "pending", "Pending"
+        ACTIVE = "active", "Active"
+        ERROR = "error", "Error"
+
+    organization = models.ForeignKey("tenancy.Organization", on_delete=models.CASCADE, related_name="domains")
+    name = models.CharField(max_length=253, help_text="ASCII (punycode), lower case")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.UNVERIFIED)
+    verification_token = models.CharField(max_length=64)
+    verified_at = models.DateTimeField(null=True, blank=True)
+    last_verification_at = models.DateTimeField(null=True, blank=True)
+    last_verification_error = models.CharField(max_length=500, blank=True)
+    mail_server = models.ForeignKey(
+        "mailcow.MailServer", null=True, blank=True, on_delete=models.PROTECT, related_name="domains"
+    )
+    dkim_selector = models.CharField(max_length=63, default="dkim")
+    dkim_txt = models.TextField(blank=True, help_text="The DKIM TXT value from Mailcow")
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "name"], name="domain_unique_per_org"),
+            # Once verified, a name belongs to one organization; unverified claims block nobody.
+            models.UniqueConstraint(fields=["name"], condition=Q(verified_at__isnull=False), name="domain_verified_once"),
+        ]
+
+    def __str__(self) -> str:
+        return self.unicode_name
+
+    @property
+    def unicode_name(self) -> str:
+        from mailherd.hosting.validation import to_unicode
+
+        return to_unicode(self.name)
+
+    @property
+    def is_verified(self) -> bool:
+        return self.verified_at is not None
+
+    @property
+    def verification_record_name(self) -> str:
+        return f"_mailherd-verify.{self.name}"
+
+    @property
+    def verification_record_value(self) -> str:
+        return f"mailherd-verify={self.verification_token}"
+
+
+class Mailbox(models.Model):
+    organization = models.ForeignKey("tenancy.Organization", on_delete=models.CASCADE, related_name="mailboxes")
+    domain = models.ForeignKey(Domain, on_delete=models.CASCADE, related_name="mailboxes")
+    local_part = models.CharField(max_length=64)
+    address = models.CharField(max_length=320, unique=True)
+    name = models.CharField(max_length=255, blank=True)
+    quota_mb = models.PositiveIntegerField()
+    enabled = models.BooleanField(default=True, help_text="The customer's switch; suspension is separate")
+    sync_status = models.CharField(max_length=20, choices=SyncStatus.choices, default=SyncStatus.PENDING)
+    last_error = models.TextField(blank=True)
+    quota_used_bytes = models.PositiveBigIntegerField(default=0)
+    messages = models.PositiveIntegerField(default=0)
+    usage_refreshed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["address"]
+        indexes = [models.Index(fields=["organization", "address"])]
+
+    def __str__(self) -> str:
+        return self.address
+
+    @property
+    def usage_percent(self) -> int:
+        limit = self.quota_mb * 1024 * 1024
+        return min(100, round(100 * self.quota_used_bytes / limit)) if limit else 0
+
+
+class Alias(models.Model):
+    organization = models.ForeignKey("tenancy.Organization", on_delete=models.CASCADE, related_name="aliases")
+    domain = models.ForeignKey(Domain, on_delete=models.CASCADE, related_name="aliases")
+    address = models.CharField(max_length=320, unique=True, help_text="local@domain, or @domain for a catch-all")
+    goto = models.JSONField(default=list)
+    enabled = models.BooleanField(default=True)
+    sync_status = models.CharField(max_length=20, choices=SyncStatus.choices, default=SyncStatus.PENDING)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["address"]
+        indexes = [models.Index(fields=["organization", "address"])]
+        verbose_name_plural = "aliases"
+
+    def __str__(self) -> str:
+        return self.address
+
+    @property
+    def is_catch_all(self) -> bool:
+        return self.address.startswith("@")
+
+
+class ProvisioningOp(models.Model):
+    """One change to apply to Mailcow: the outbox (see docs/outbox.md).
+
+    Rows for the same `object_key` are applied strictly in id order.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        IN_PROGRESS = "in_progress", "In progress"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed (parked)"
+
+    class Kind(models.TextChoices):
+        DOMAIN_CREATE = "domain.create"
+        DOMAIN_UPDATE = "domain.update"
+        DOMAIN_DELETE = "domain.delete"
+        MAILBOX_CREATE = "mailbox.create"
+        MAILBOX_UPDATE = "mailbox.update"
+        MAILBOX_DELETE = "mailbox.delete"
+        ALIAS_CREATE = "alias.create"
+        ALIAS_UPDATE = "alias.update"
+        ALIAS_DELETE = "alias.delete"
+
+    organization = models.ForeignKey(
+        "tenancy.Organization", null=True, blank=True, on_delete=models.SET_NULL, related_name="provisioning_ops"
+    )
+    mail_server = models.ForeignKey(
+        "mailcow.MailServer", null=True, blank=True, on_delete=models.SET_NULL, related_name="provisioning_ops"
+    )
+    object_key = models.CharField(max_length=400, help_text='e.g. "mailbox:alice@acme.test"')
+    kind = models.CharField(max_length=30, choices=Kind.choices)
+    payload = models.JSONField(default=dict)
+    # A new mailbox password, encrypted, wiped once applied.
+    secret = EncryptedTextField(blank=True, default="")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(db_index=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    applied_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"]),
+            models.Index(fields=["object_key", "id"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.object_key} ({self.status})"
+
+
+class DriftReport(models.Model):
+    """Something the reconciler found on a server that does not match Mailherd."""
+
+    class Kind(models.TextChoices):
+        UNKNOWN_DOMAIN = "unknown_domain", "Domain on the server that Mailherd does not know"
+        UNKNOWN_MAILBOX = "unknown_mailbox", "Mailbox on the server that Mailherd does not know"
+        UNKNOWN_ALIAS = "unknown_alias", "Alias on the server that Mailherd does not know"
+        REPAIRED = "repaired", "Drift on an object Mailherd owns, repaired"
+
+    mail_server = models.ForeignKey("mailcow.MailServer", on_delete=models.CASCADE, related_name="drift_reports")
+    kind = models.CharField(max_length=30, choices=Kind.choices)
+    identifier = models.CharField(max_length=400)
+    detail = models.TextField(blank=True)
+    first_seen_at = models.DateTimeField(auto_now_add=True)
+    last_seen_at = models.DateTimeField(auto_now=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-last_seen_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["mail_server", "kind", "identifier"], name="drift_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.identifier}"

@@ -1,0 +1,329 @@
+"""The outbox worker: apply ProvisioningOp rows to Mailcow (see docs/outbox.md).
+
+`outbox_process_one()` does one unit of work and returns whether there was
+any; loops and schedules are thin wrappers around it. Every handler is
+idempotent: it makes the server match Mailherd's current state, so a retry
+after a timeout neither creates twice nor fails on "already exists".
+"""
+
+import logging
+import random
+from datetime import timedelta
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from mailherd.hosting.models import Alias, Domain, Mailbox, ProvisioningOp, SyncStatus
+from mailherd.hosting.services.outbox import domain_key
+from mailherd.mailcow.client import (
+    MailboxActive,
+    MailcowAlreadyExists,
+    MailcowApiError,
+    MailcowBackendError,
+    MailcowBusinessError,
+    MailcowConnectionError,
+    MailcowError,
+    MailcowNotFound,
+    MailcowRateLimited,
+    MailcowServerError,
+)
+from mailherd.mailcow.models import MailServer
+from mailherd.mailcow.services import client_for
+
+logger = logging.getLogger(__name__)
+
+BACKOFF_BASE_SECONDS = 5
+BACKOFF_MAX_SECONDS = 15 * 60
+WAIT_FOR_SERVER_SECONDS = 60
+STALE_CLAIM = timedelta(minutes=5)
+CANDIDATES_PER_PASS = 50
+DEFAULT_DOMAIN_MAILBOX_QUOTA_MB = 1024
+
+ACTIVE_STATES = (ProvisioningOp.Status.PENDING, ProvisioningOp.Status.IN_PROGRESS)
+
+
+class Transient(Exception):
+    """Try again later (server down, not configured yet)."""
+
+
+class Permanent(Exception):
+    """Mailcow refused the change; park the row and show the message."""
+
+
+_clients: dict[int, tuple[str, object]] = {}
+
+
+def _client(server: MailServer):
+    """One pooled client per server and process; rebuilt when the server's settings change."""
+    fingerprint = f"{server.api_url}|{server.api_key}"
+    cached = _clients.get(server.pk)
+    if cached is None or cached[0] != fingerprint:
+        _clients[server.pk] = (fingerprint, client_for(server))
+    return _clients[server.pk][1]
+
+
+def _backoff(attempts: int) -> timedelta:
+    delay = min(BACKOFF_MAX_SECONDS, BACKOFF_BASE_SECONDS * 2 ** max(0, attempts - 1))
+    return timedelta(seconds=delay * random.uniform(0.8, 1.2))
+
+
+def _claim_next() -> ProvisioningOp | None:
+    """Claim the oldest runnable row: due, and with no earlier unfinished row for its object or domain."""
+    now = timezone.now()
+    candidates = ProvisioningOp.objects.filter(status=ProvisioningOp.Status.PENDING, next_attempt_at__lte=now).order_by("id")
+    for op in candidates[:CANDIDATES_PER_PASS]:
+        keys = {op.object_key, domain_key(op.payload.get("domain", ""))}
+        blockers = ProvisioningOp.objects.filter(id__lt=op.id, status__in=ACTIVE_STATES, object_key__in=keys)
+        if op.kind == ProvisioningOp.Kind.DOMAIN_DELETE:
+            # Children already being applied must finish before their domain goes.
+            blockers = ProvisioningOp.objects.filter(
+                Q(object_key__in=keys) | Q(payload__domain=op.payload.get("domain"), status=ProvisioningOp.Status.IN_PROGRESS),
+                id__lt=op.id, status__in=ACTIVE_STATES,
+            )
+        if blockers.exists():
+            continue
+        claimed = ProvisioningOp.objects.filter(pk=op.pk, status=ProvisioningOp.Status.PENDING).update(
+            status=ProvisioningOp.Status.IN_PROGRESS, claimed_at=now, attempts=op.attempts + 1
+        )
+        if claimed == 1:
+            op.refresh_from_db()
+            return op
+    return None
+
+
+def outbox_process_one() -> bool:
+    """Apply one outbox row. Return True if there was one to apply."""
+    op = _claim_next()
+    if op is None:
+        return False
+    try:
+        server = _server_for(op)
+        HANDLERS[op.kind](op, _client(server) if server else None, server)
+    except Transient as exc:
+        _retry_later(op, str(exc))
+    except Permanent as exc:
+        _park(op, str(exc))
+    except MailcowBusinessError as exc:
+        if isinstance(exc, MailcowBackendError):
+            _retry_later(op, str(exc))
+        else:
+            _park(op, str(exc))
+    except (MailcowConnectionError, MailcowServerError, MailcowRateLimited) as exc:
+        _retry_later(op, str(exc))
+    except MailcowApiError as exc:
+        # Auth or protocol trouble is the operator's to fix; keep retrying, slowly, and show it.
+        _retry_later(op, str(exc))
+    except MailcowError as exc:  # client-side validation: the data can never be applied
+        _park(op, str(exc))
+    else:
+        _done(op)
+    return True
+
+
+def outbox_drain(*, max_ops: int = 10_000, max_seconds: float = 50.0) -> int:
+    """Apply rows until none is runnable or a budget runs out; return how many were applied."""
+    import time
+
+    deadline = time.monotonic() + max_seconds
+    applied = 0
+    while applied < max_ops and time.monotonic() < deadline and outbox_process_one():
+        applied += 1
+    return applied
+
+
+def outbox_release_stale_claims() -> int:
+    """Rows claimed by a worker that died are made runnable again."""
+    return ProvisioningOp.objects.filter(
+        status=ProvisioningOp.Status.IN_PROGRESS, claimed_at__lt=timezone.now() - STALE_CLAIM
+    ).update(status=ProvisioningOp.Status.PENDING, next_attempt_at=timezone.now())
+
+
+def outbox_retry_now(*, server: MailServer | None = None) -> int:
+    """Make waiting rows due now (a server was added or came back)."""
+    rows = ProvisioningOp.objects.filter(status=ProvisioningOp.Status.PENDING)
+    return rows.update(next_attempt_at=timezone.now())
+
+
+# -- outcomes ---------------------------------------------------------------
+
+
+def _retry_later(op: ProvisioningOp, error: str) -> None:
+    logger.info("outbox %s %s: will retry: %s", op.kind, op.object_key, error)
+    ProvisioningOp.objects.filter(pk=op.pk).update(
+        status=ProvisioningOp.Status.PENDING, next_attempt_at=timezone.now() + _backoff(op.attempts), last_error=error[:2000]
+    )
+
+
+def _park(op: ProvisioningOp, error: str) -> None:
+    logger.warning("outbox %s %s: refused: %s", op.kind, op.object_key, error)
+    with transaction.atomic():
+        ProvisioningOp.objects.filter(pk=op.pk).update(
+            status=ProvisioningOp.Status.FAILED, last_error=error[:2000], secret=""
+        )
+        _mark_object(op, SyncStatus.ERROR, error)
+
+
+def _done(op: ProvisioningOp) -> None:
+    with transaction.atomic():
+        ProvisioningOp.objects.filter(pk=op.pk).update(
+            status=ProvisioningOp.Status.DONE, applied_at=timezone.now(), last_error="", secret=""
+        )
+        later = ProvisioningOp.objects.filter(object_key=op.object_key, id__gt=op.id, status__in=ACTIVE_STATES).exists()
+        if not later:
+            _mark_object(op, SyncStatus.ACTIVE, "")
+
+
+def _mark_object(op: ProvisioningOp, status: str, error: str) -> None:
+    kind, _, identifier = op.object_key.partition(":")
+    if kind == "mailbox":
+        Mailbox.objects.filter(address=identifier).update(sync_status=status, last_error=error[:2000])
+    elif kind == "alias":
+        Alias.objects.filter(address=identifier).update(sync_status=status, last_error=error[:2000])
+    elif kind == "domain" and op.kind != ProvisioningOp.Kind.DOMAIN_DELETE:
+        domain_status = Domain.Status.ACTIVE if status == SyncStatus.ACTIVE else Domain.Status.ERROR
+        Domain.objects.filter(name=identifier, verified_at__isnull=False).update(status=domain_status, last_error=error[:2000])
+
+
+# -- which server -------------------------------------------------------------
+
+
+def _server_for(op: ProvisioningOp) -> MailServer | None:
+    """The server the row's domain lives on; Transient while there is none yet."""
+    if op.kind == ProvisioningOp.Kind.DOMAIN_DELETE:
+        server_id = op.payload.get("server_id")
+        return MailServer.objects.filter(pk=server_id).first() if server_id else None
+    domain = Domain.objects.select_related("mail_server", "organization").filter(
+        name=op.payload.get("domain"), verified_at__isnull=False
+    ).first()
+    if domain is None:
+        return None  # gone since: handlers treat a missing object as nothing to do
+    if domain.mail_server is None:
+        from mailherd.hosting.services.placement import place_organization
+
+        with transaction.atomic():
+            from mailherd.tenancy.locks import organization_lock
+
+            organization = organization_lock(organization_id=domain.organization_id)
+            server = place_organization(organization)
+            if server is None:
+                raise Transient("waiting for a Mailcow server to be registered")
+            Domain.objects.filter(pk=domain.pk).update(mail_server=server)
+            domain.mail_server = server
+    if not domain.mail_server.is_active:
+        raise Transient(f"server {domain.mail_server.name} is inactive")
+    return domain.mail_server
+
+
+# -- handlers -------------------------------------------------------------------
+
+
+def _sync_domain(op, client, server) -> None:
+    domain = Domain.objects.select_related("organization__plan").filter(
+        name=op.payload["domain"], verified_at__isnull=False
+    ).first()
+    if domain is None or client is None:
+        return
+    plan = domain.organization.plan
+    limits = {
+        "quota_mib": plan.max_storage_mb,
+        "max_mailbox_quota_mib": plan.max_storage_mb,
+        "max_mailboxes": plan.max_mailboxes,
+        "max_aliases": plan.max_aliases,
+    }
+    try:
+        client.add_domain(
+            domain.name,
+            default_mailbox_quota_mib=min(DEFAULT_DOMAIN_MAILBOX_QUOTA_MB, plan.max_storage_mb),
+            description=f"{domain.organization.name} ({domain.organization.slug})",
+            dkim_selector=domain.dkim_selector,
+            **limits,
+        )
+    except MailcowAlreadyExists:
+        client.edit_domain(domain.name, active=True, **limits)
+    key = client.get_dkim(domain.name)
+    if key is None:
+        client.add_dkim(domain.name, selector=domain.dkim_selector, key_size=2048)
+        key = client.get_dkim(domain.name)
+    if key is not None:
+        Domain.objects.filter(pk=domain.pk).update(dkim_txt=key.txt, dkim_selector=key.selector)
+
+
+def _delete_domain(op, client, server) -> None:
+    if client is None:
+        return
+    name = op.payload["domain"]
+    for mailbox in client.list_mailboxes(name):
+        client.delete_mailbox(mailbox.address, missing_ok=True)
+    client.delete_domain(name)
+    try:
+        client.delete_dkim(name)
+    except MailcowNotFound:
+        pass
+
+
+def _desired_active(mailbox: Mailbox) -> MailboxActive:
+    if not mailbox.enabled:
+        return MailboxActive.DISABLED
+    if mailbox.organization.is_suspended:
+        return MailboxActive.NO_LOGIN  # keeps receiving mail while the bill is settled
+    return MailboxActive.ACTIVE
+
+
+def _sync_mailbox(op, client, server) -> None:
+    address = op.object_key.split(":", 1)[1]
+    mailbox = Mailbox.objects.select_related("organization").filter(address=address).first()
+    if mailbox is None or client is None:
+        return  # deleted since; its delete row follows
+    desired = {"quota_mib": mailbox.quota_mb, "name": mailbox.name, "active": _desired_active(mailbox)}
+    password = op.secret or None
+    existing = client.get_mailbox(address)
+    if existing is None:
+        if password is None:
+            raise Permanent("The mailbox is missing on the server and no password is known: set a new password.")
+        try:
+            client.add_mailbox(address, password=password, **desired)
+            return
+        except MailcowAlreadyExists:
+            pass  # created by an earlier attempt whose answer was lost
+    client.edit_mailbox(address, password=password, **desired)
+
+
+def _delete_mailbox(op, client, server) -> None:
+    if client is not None:
+        client.delete_mailbox(op.object_key.split(":", 1)[1], missing_ok=True)
+
+
+def _sync_alias(op, client, server) -> None:
+    address = op.object_key.split(":", 1)[1]
+    alias = Alias.objects.filter(address=address).first()
+    if alias is None or client is None:
+        return
+    existing = client.get_alias(address)
+    if existing is None:
+        try:
+            client.add_alias(address, alias.goto, active=alias.enabled)
+            return
+        except MailcowAlreadyExists:
+            existing = client.get_alias(address)
+            if existing is None:
+                raise Permanent(f"{address} is already a mailbox on the server.")
+    client.edit_alias(existing.id, goto=alias.goto, active=alias.enabled)
+
+
+def _delete_alias(op, client, server) -> None:
+    if client is not None:
+        client.delete_alias(op.object_key.split(":", 1)[1], missing_ok=True)
+
+
+HANDLERS = {
+    ProvisioningOp.Kind.DOMAIN_CREATE: _sync_domain,
+    ProvisioningOp.Kind.DOMAIN_UPDATE: _sync_domain,
+    ProvisioningOp.Kind.DOMAIN_DELETE: _delete_domain,
+    ProvisioningOp.Kind.MAILBOX_CREATE: _sync_mailbox,
+    ProvisioningOp.Kind.MAILBOX_UPDATE: _sync_mailbox,
+    ProvisioningOp.Kind.MAILBOX_DELETE: _delete_mailbox,
+    ProvisioningOp.Kind.ALIAS_CREATE: _sync_alias,
+    ProvisioningOp.Kind.ALIAS_UPDATE: _sync_alias,
+    ProvisioningOp.Kind.ALIAS_DELETE: _delete_alias,
+}

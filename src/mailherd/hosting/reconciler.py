@@ -1,0 +1,126 @@
+"""The reconciler: compare each server with Mailherd, repair what Mailherd owns, report the rest.
+
+Per server it makes three list calls (domains, mailboxes, aliases), never one
+call per object. Repairs go through the outbox like any other change, so
+they are ordered, retried and idempotent. See docs/outbox.md.
+"""
+
+import logging
+from dataclasses import dataclass, field
+
+from django.db import transaction
+from django.utils import timezone
+
+from mailherd.hosting.models import Alias, Domain, DriftReport, Mailbox, ProvisioningOp, SyncStatus
+from mailherd.hosting.provisioning import _client, _desired_active
+from mailherd.hosting.services.aliases import alias_key
+from mailherd.hosting.services.mailboxes import mailbox_key
+from mailherd.hosting.services.outbox import domain_key, enqueue
+from mailherd.mailcow.models import MailServer
+
+logger = logging.getLogger(__name__)
+MIB = 1024 * 1024
+
+
+@dataclass
+class ReconcileResult:
+    repaired: list[str] = field(default_factory=list)
+    unknown: list[str] = field(default_factory=list)
+
+
+def _busy_keys() -> set[str]:
+    """Objects with changes still on their way: not drift, just not applied yet."""
+    return set(
+        ProvisioningOp.objects.filter(status__in=(ProvisioningOp.Status.PENDING, ProvisioningOp.Status.IN_PROGRESS))
+        .values_list("object_key", flat=True)
+    )
+
+
+def reconcile_server(*, server: MailServer) -> ReconcileResult:
+    client = _client(server)
+    remote_domains = {d.name: d for d in client.list_domains()}
+    remote_mailboxes = {m.address: m for m in client.list_mailboxes()}
+    remote_aliases = {a.address: a for a in client.list_aliases()}
+    busy = _busy_keys()
+    result = ReconcileResult()
+    now = timezone.now()
+
+    domains = {d.name: d for d in Domain.objects.filter(mail_server=server, verified_at__isnull=False).select_related("organization")}
+    mailboxes = Mailbox.objects.filter(domain__mail_server=server).select_related("organization", "domain")
+    aliases = Alias.objects.filter(domain__mail_server=server).select_related("domain")
+
+    with transaction.atomic():
+        for name, domain in domains.items():
+            if domain_key(name) in busy:
+                continue
+            remote = remote_domains.get(name)
+            if remote is None or not remote.active or not domain.dkim_txt:
+                result.repaired.append(f"domain {name}: {'missing' if remote is None else 'inactive or no DKIM'}")
+                _repair(ProvisioningOp.Kind.DOMAIN_UPDATE, domain_key(name), domain.organization, name)
+        for mailbox in mailboxes:
+            if mailbox_key(mailbox.address) in busy or domain_key(mailbox.domain.name) in busy:
+                continue
+            remote = remote_mailboxes.get(mailbox.address)
+            problem = None
+            if remote is None:
+                problem = "missing"
+            elif remote.quota_bytes != mailbox.quota_mb * MIB:
+                problem = f"quota {remote.quota_bytes} bytes instead of {mailbox.quota_mb} MiB"
+            elif remote.active != _desired_active(mailbox):
+                problem = f"active={int(remote.active)} instead of {int(_desired_active(mailbox))}"
+            elif remote.name != mailbox.name:
+                problem = "display name changed"
+            if problem:
+                result.repaired.append(f"mailbox {mailbox.address}: {problem}")
+                Mailbox.objects.filter(pk=mailbox.pk).update(sync_status=SyncStatus.PENDING)
+                _repair(ProvisioningOp.Kind.MAILBOX_UPDATE, mailbox_key(mailbox.address), mailbox.organization, mailbox.domain.name)
+            else:
+                Mailbox.objects.filter(pk=mailbox.pk).update(
+                    quota_used_bytes=remote.quota_used_bytes, messages=remote.messages, usage_refreshed_at=now
+                )
+        for alias in aliases:
+            if alias_key(alias.address) in busy or domain_key(alias.domain.name) in busy:
+                continue
+            remote = remote_aliases.get(alias.address)
+            if remote is None or sorted(remote.goto) != sorted(alias.goto) or remote.active != alias.enabled:
+                result.repaired.append(f"alias {alias.address}: {'missing' if remote is None else 'changed'}")
+                Alias.objects.filter(pk=alias.pk).update(sync_status=SyncStatus.PENDING)
+                _repair(ProvisioningOp.Kind.ALIAS_UPDATE, alias_key(alias.address), alias.organization, alias.domain.name)
+
+        known_mailboxes = set(Mailbox.objects.filter(address__in=list(remote_mailboxes)).values_list("address", flat=True))
+        known_aliases = set(Alias.objects.filter(address__in=list(remote_aliases)).values_list("address", flat=True))
+        known_domains = set(Domain.objects.filter(name__in=list(remote_domains), verified_at__isnull=False).values_list("name", flat=True))
+        for kind, remote, known, prefix in (
+            (DriftReport.Kind.UNKNOWN_DOMAIN, remote_domains, known_domains, "domain"),
+            (DriftReport.Kind.UNKNOWN_MAILBOX, remote_mailboxes, known_mailboxes, "mailbox"),
+            (DriftReport.Kind.UNKNOWN_ALIAS, remote_aliases, known_aliases, "alias"),
+        ):
+            for identifier in remote:
+                if identifier in known or f"{prefix}:{identifier}" in busy:
+                    continue
+                if prefix != "domain" and domain_key(identifier.rsplit("@", 1)[-1]) in busy:
+                    continue
+                result.unknown.append(f"{prefix} {identifier}")
+                _report(server, kind, identifier, now)
+        for line in result.repaired:
+            DriftReport.objects.update_or_create(
+                mail_server=server, kind=DriftReport.Kind.REPAIRED, identifier=line[:400],
+                defaults={"detail": "queued for repair", "resolved_at": now},
+            )
+        # Unknown objects that have since disappeared (or been adopted) are resolved.
+        DriftReport.objects.filter(mail_server=server, resolved_at__isnull=True).exclude(
+            identifier__in=[line.split(" ", 1)[1] for line in result.unknown]
+        ).exclude(kind=DriftReport.Kind.REPAIRED).update(resolved_at=now)
+    logger.info("reconciled %s: %d repaired, %d unknown", server.name, len(result.repaired), len(result.unknown))
+    return result
+
+
+def _repair(kind, key, organization, domain_name) -> None:
+    enqueue(kind=kind, object_key=key, organization=organization, domain_name=domain_name)
+
+
+def _report(server, kind, identifier, now) -> None:
+    DriftReport.objects.update_or_create(
+        mail_server=server, kind=kind, identifier=identifier[:400],
+        defaults={"resolved_at": None, "detail": "on the server, not in Mailherd"},
+    )

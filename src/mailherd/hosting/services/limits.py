@@ -1,0 +1,19 @@
+"""Plan limits, checked under the organization lock in the transaction that writes."""
+
+from mailherd.core.errors import PlanLimitExceeded
+from mailherd.plans.selectors import organization_usage_counts
+
+
+def check_limit(organization, limit_name: str, *, requested: int = 1, counts: dict | None = None) -> dict:
+    """Raise PlanLimitExceeded if `requested` more of `limit_name` would exceed the plan.
+
+    The caller must hold the organization lock (tenancy.locks.organization_lock).
+    Returns the usage counts it read, for callers checking several limits.
+    """
+    counts = counts if counts is not None else organization_usage_counts(organization=organization)
+    plan = organization.plan
+    limit = plan.limit_for(limit_name)
+    used = counts[limit_name]
+    if used + requested > limit:
+        raise PlanLimitExceeded(limit_name=limit_name, limit=limit, used=used, requested=requested, plan=plan.name)
+    return counts

@@ -1,0 +1,34 @@
+"""Celery entry points for hosting: thin wrappers over provisioning and the reconciler."""
+
+from celery import shared_task
+
+from mailherd.hosting import provisioning
+
+
+@shared_task(ignore_result=True)
+def outbox_process_task() -> int:
+    """Drain the outbox (nudged after every change, and periodically for retries)."""
+    return provisioning.outbox_drain()
+
+
+@shared_task(ignore_result=True)
+def outbox_maintenance_task() -> int:
+    provisioning.outbox_release_stale_claims()
+    return provisioning.outbox_drain()
+
+
+@shared_task(ignore_result=True)
+def reconcile_task() -> int:
+    """Reconcile every active server; a server that is down is skipped until next time."""
+    from mailherd.hosting.reconciler import reconcile_server
+    from mailherd.mailcow.client import MailcowError
+    from mailherd.mailcow.models import MailServer
+
+    done = 0
+    for server in MailServer.objects.filter(is_active=True):
+        try:
+            reconcile_server(server=server)
+            done += 1
+        except MailcowError:
+            continue
+    return done
