@@ -13,5 +13,6 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("", include("mailherd.billing.urls")),
     path("", include("mailherd.hosting.urls")),
+    path("", include("mailherd.dns.urls")),
     path("", include("mailherd.portal.urls")),
 ]

@@ -1,7 +1,7 @@
 """REST API v1 for domains, mailboxes, aliases and usage: thin, over the services."""
 
 from django.http import Http404
-from ninja import Field, Router, Schema
+from ninja import Field, Router, Schema, Status
 
 from mailherd.dns.records import domain_records
 from mailherd.hosting import selectors, services
@@ -165,7 +165,7 @@ def domains_list(request):
 @router.post("/domains", response={201: DomainOut, 409: ErrorOut, 422: ErrorOut})
 def domains_add(request, body: DomainIn):
     domain = services.domain_add(actor=request.actor, organization=request.organization, name=body.name)
-    return 201, _domain_out(domain)
+    return Status(201, _domain_out(domain))
 
 
 @router.get("/domains/{name}", response={200: DomainOut, 404: ErrorOut})
@@ -195,7 +195,7 @@ def domains_check(request, name: str):
 def domains_delete(request, name: str, confirm: str | None = None):
     """Remove the domain with its mailboxes and aliases. `confirm` must repeat the name (defaults to it for scripts)."""
     services.domain_delete(actor=request.actor, organization=request.organization, name=name, confirm=confirm or name)
-    return 204, None
+    return Status(204, None)
 
 
 # -- mailboxes -----------------------------------------------------------------
@@ -214,7 +214,7 @@ def mailboxes_create(request, body: MailboxIn):
         actor=request.actor, organization=request.organization, address=body.address,
         password=body.password, quota_mb=body.quota_mb, name=body.name,
     )
-    return 201, {**_mailbox_out(mailbox, request.organization), "password": None if body.password else password}
+    return Status(201, {**_mailbox_out(mailbox, request.organization), "password": None if body.password else password})
 
 
 def _mailbox_or_404(request, address):
@@ -241,7 +241,7 @@ def mailboxes_update(request, address: str, body: MailboxPatch):
 @router.delete("/mailboxes/{address}", response={204: None, 404: ErrorOut})
 def mailboxes_delete(request, address: str):
     services.mailbox_delete(actor=request.actor, organization=request.organization, address=address)
-    return 204, None
+    return Status(204, None)
 
 
 # -- aliases -------------------------------------------------------------------
@@ -259,7 +259,7 @@ def aliases_create(request, body: AliasIn):
     alias = services.alias_create(
         actor=request.actor, organization=request.organization, address=body.address, goto=body.goto, enabled=body.active
     )
-    return 201, _alias_out(alias)
+    return Status(201, _alias_out(alias))
 
 
 def _alias_or_404(request, address):
@@ -285,7 +285,7 @@ def aliases_update(request, address: str, body: AliasPatch):
 @router.delete("/aliases/{address}", response={204: None, 404: ErrorOut})
 def aliases_delete(request, address: str):
     services.alias_delete(actor=request.actor, organization=request.organization, address=address)
-    return 204, None
+    return Status(204, None)
 
 
 # -- usage ---------------------------------------------------------------------
