@@ -1,1 +1,21 @@
-urlpatterns: list = []
+from django.urls import path
+
+from mailherd.hosting import views
+
+app_name = "hosting"
+ORG = "o/<slug:org_slug>/"
+
+urlpatterns = [
+    path(ORG + "domains/", views.domain_list, name="domain_list"),
+    path(ORG + "domains/<str:name>/", views.domain_detail, name="domain_detail"),
+    path(ORG + "domains/<str:name>/verify/", views.domain_verify, name="domain_verify"),
+    path(ORG + "domains/<str:name>/delete/", views.domain_delete, name="domain_delete"),
+    path(ORG + "mailboxes/", views.mailbox_list, name="mailbox_list"),
+    path(ORG + "mailboxes/new/", views.mailbox_create, name="mailbox_create"),
+    path(ORG + "mailboxes/<str:address>/", views.mailbox_detail, name="mailbox_detail"),
+    path(ORG + "mailboxes/<str:address>/password/", views.mailbox_password, name="mailbox_password"),
+    path(ORG + "mailboxes/<str:address>/delete/", views.mailbox_delete, name="mailbox_delete"),
+    path(ORG + "aliases/", views.alias_list, name="alias_list"),
+    path(ORG + "aliases/<str:address>/", views.alias_detail, name="alias_detail"),
+    path(ORG + "aliases/<str:address>/delete/", views.alias_delete, name="alias_delete"),
+]

@@ -1,0 +1,46 @@
+from django import forms
+
+
+class DomainForm(forms.Form):
+    name = forms.CharField(label="Domain name", required=False, help_text="e.g. example.com — international names are fine")
+
+
+class DomainDeleteForm(forms.Form):
+    confirm = forms.CharField(label="Type the domain name to confirm", required=False)
+
+
+class MailboxCreateForm(forms.Form):
+    local_part = forms.CharField(label="Address", required=False)
+    domain = forms.ChoiceField(label="Domain")
+    name = forms.CharField(label="Display name", required=False)
+    quota_mb = forms.IntegerField(label="Storage (MiB)", required=False, min_value=1)
+    password = forms.CharField(
+        label="Password", required=False, widget=forms.PasswordInput(render_value=False),
+        help_text="Leave empty to generate a strong one (shown once).",
+    )
+
+    def __init__(self, *args, domains=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["domain"].choices = [(d.name, d.unicode_name) for d in domains]
+
+
+class MailboxEditForm(forms.Form):
+    name = forms.CharField(label="Display name", required=False)
+    quota_mb = forms.IntegerField(label="Storage (MiB)", min_value=1)
+    enabled = forms.BooleanField(label="Enabled (can sign in and receive mail)", required=False)
+
+
+class PasswordForm(forms.Form):
+    password = forms.CharField(
+        label="New password", required=False, widget=forms.PasswordInput(render_value=False),
+        help_text="Leave empty to generate one (shown once).",
+    )
+
+
+class AliasForm(forms.Form):
+    address = forms.CharField(label="Alias address", required=False, help_text="name@domain, or @domain for a catch-all")
+    goto = forms.CharField(
+        label="Deliver to", required=False, widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="One or more addresses, separated by commas or new lines.",
+    )
+    enabled = forms.BooleanField(label="Enabled", required=False, initial=True)

@@ -1,0 +1,235 @@
+"""Portal pages for domains, mailboxes and aliases: thin, over selectors and services."""
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from mailherd.dns.records import domain_records
+from mailherd.hosting import selectors, services
+from mailherd.hosting.forms import AliasForm, DomainDeleteForm, DomainForm, MailboxCreateForm, MailboxEditForm, PasswordForm
+from mailherd.portal.base import org_view, portal_context, run_service
+from mailherd.tenancy.selectors import can_manage_hosting
+
+PAGE_SIZE = 25
+
+
+def _can_change(request) -> bool:
+    if can_manage_hosting(request.membership):
+        return True
+    messages.error(request, "Only owners and admins can change mail settings.")
+    return False
+
+
+def _domain_or_404(request, name):
+    domain = selectors.domain_get(organization=request.organization, name=name)
+    if domain is None:
+        raise Http404
+    return domain
+
+
+# -- domains -------------------------------------------------------------------
+
+
+@org_view
+def domain_list(request):
+    form = DomainForm(request.POST or None)
+    if request.method == "POST" and _can_change(request) and form.is_valid():
+        domain = run_service(request, form, lambda: services.domain_add(
+            actor=request.actor, organization=request.organization, name=form.cleaned_data["name"]))
+        if domain:
+            messages.success(request, f"{domain.unicode_name} added. Publish its TXT record to verify it.")
+            return redirect("hosting:domain_detail", org_slug=request.organization.slug, name=domain.name)
+    domains = selectors.domain_list(organization=request.organization)
+    return render(request, "hosting/domain_list.html", portal_context(request, form=form, domains=domains, nav="domains",
+                                                                      can_change=can_manage_hosting(request.membership)))
+
+
+@org_view
+def domain_detail(request, name):
+    domain = _domain_or_404(request, name)
+    context = portal_context(
+        request, domain=domain, records=domain_records(domain), delete_form=DomainDeleteForm(), nav="domains",
+        mailbox_count=domain.mailboxes.count(), alias_count=domain.aliases.count(),
+        can_change=can_manage_hosting(request.membership),
+    )
+    return render(request, "hosting/domain_detail.html", context)
+
+
+@require_POST
+@org_view
+def domain_verify(request, name):
+    domain = _domain_or_404(request, name)
+    if _can_change(request):
+        done = run_service(request, None, lambda: services.domain_verify(actor=request.actor, domain=domain))
+        if done:
+            messages.success(request, f"{domain.unicode_name} is verified. It is being set up on the mail server.")
+    return redirect("hosting:domain_detail", org_slug=request.organization.slug, name=domain.name)
+
+
+@require_POST
+@org_view
+def domain_delete(request, name):
+    domain = _domain_or_404(request, name)
+    form = DomainDeleteForm(request.POST)
+    if _can_change(request) and form.is_valid():
+        done = run_service(request, None, lambda: services.domain_delete(
+            actor=request.actor, organization=request.organization, name=domain.name,
+            confirm=form.cleaned_data["confirm"]) or True)
+        if done:
+            messages.success(request, f"{domain.unicode_name} and its mailboxes and aliases are being removed.")
+            return redirect("hosting:domain_list", org_slug=request.organization.slug)
+    return redirect("hosting:domain_detail", org_slug=request.organization.slug, name=domain.name)
+
+
+# -- mailboxes -----------------------------------------------------------------
+
+
+@org_view
+def mailbox_list(request):
+    domain = request.GET.get("domain", "")
+    search = request.GET.get("q", "")
+    queryset = selectors.mailbox_list(organization=request.organization, domain=domain, search=search)
+    page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+    context = portal_context(
+        request, page=page, mailboxes=page.object_list, domain_filter=domain, search=search, nav="mailboxes",
+        domains=selectors.domain_list(organization=request.organization),
+        can_change=can_manage_hosting(request.membership),
+    )
+    template = "hosting/mailbox_list.html#rows" if request.htmx else "hosting/mailbox_list.html"
+    return render(request, template, context)
+
+
+@org_view
+def mailbox_create(request):
+    domains = [d for d in selectors.domain_list(organization=request.organization) if d.is_verified]
+    form = MailboxCreateForm(request.POST or None, domains=domains, initial={"domain": request.GET.get("domain")})
+    if request.method == "POST" and _can_change(request) and form.is_valid():
+        data = form.cleaned_data
+        created = run_service(request, form, lambda: services.mailbox_create(
+            actor=request.actor, organization=request.organization,
+            address=f"{data['local_part'].strip()}@{data['domain']}", password=data["password"] or None,
+            quota_mb=data["quota_mb"], name=data["name"]))
+        if created:
+            mailbox, password = created
+            if not data["password"]:
+                request.session["shown_once_password"] = {"address": mailbox.address, "password": password}
+            messages.success(request, f"Mailbox {mailbox.address} created.")
+            return redirect("hosting:mailbox_detail", org_slug=request.organization.slug, address=mailbox.address)
+    return render(request, "hosting/mailbox_create.html", portal_context(request, form=form, domains=domains, nav="mailboxes"))
+
+
+def _mailbox_or_404(request, address):
+    mailbox = selectors.mailbox_get(organization=request.organization, address=address)
+    if mailbox is None:
+        raise Http404
+    return mailbox
+
+
+@org_view
+def mailbox_detail(request, address):
+    mailbox = _mailbox_or_404(request, address)
+    form = MailboxEditForm(request.POST or None, initial={"name": mailbox.name, "quota_mb": mailbox.quota_mb, "enabled": mailbox.enabled})
+    if request.method == "POST" and _can_change(request) and form.is_valid():
+        data = form.cleaned_data
+        done = run_service(request, form, lambda: services.mailbox_update(
+            actor=request.actor, organization=request.organization, address=mailbox.address,
+            name=data["name"], quota_mb=data["quota_mb"], enabled=data["enabled"]))
+        if done:
+            messages.success(request, "Mailbox saved.")
+            return redirect("hosting:mailbox_detail", org_slug=request.organization.slug, address=mailbox.address)
+    shown = request.session.pop("shown_once_password", None)
+    password = shown["password"] if shown and shown["address"] == mailbox.address else None
+    context = portal_context(
+        request, mailbox=mailbox, form=form, password_form=PasswordForm(), new_password=password, nav="mailboxes",
+        status=selectors.mailbox_status(mailbox, organization=request.organization), server=mailbox.domain.mail_server,
+        can_change=can_manage_hosting(request.membership),
+    )
+    return render(request, "hosting/mailbox_detail.html", context)
+
+
+@require_POST
+@org_view
+def mailbox_password(request, address):
+    mailbox = _mailbox_or_404(request, address)
+    form = PasswordForm(request.POST)
+    if _can_change(request) and form.is_valid():
+        password = form.cleaned_data["password"] or services.mailboxes.generate_password()
+        done = run_service(request, None, lambda: services.mailbox_update(
+            actor=request.actor, organization=request.organization, address=mailbox.address, password=password))
+        if done:
+            if not form.cleaned_data["password"]:
+                request.session["shown_once_password"] = {"address": mailbox.address, "password": password}
+            messages.success(request, "Password changed.")
+    return redirect("hosting:mailbox_detail", org_slug=request.organization.slug, address=mailbox.address)
+
+
+@require_POST
+@org_view
+def mailbox_delete(request, address):
+    mailbox = _mailbox_or_404(request, address)
+    if _can_change(request):
+        if request.POST.get("confirm", "").strip().lower() != mailbox.address:
+            messages.error(request, f"Type {mailbox.address} to confirm the deletion.")
+            return redirect("hosting:mailbox_detail", org_slug=request.organization.slug, address=mailbox.address)
+        if run_service(request, None, lambda: services.mailbox_delete(
+                actor=request.actor, organization=request.organization, address=mailbox.address) or True):
+            messages.success(request, f"Mailbox {mailbox.address} and its mail are being deleted.")
+    return redirect("hosting:mailbox_list", org_slug=request.organization.slug)
+
+
+# -- aliases -------------------------------------------------------------------
+
+
+@org_view
+def alias_list(request):
+    search = request.GET.get("q", "")
+    domain = request.GET.get("domain", "")
+    form = AliasForm(request.POST or None)
+    if request.method == "POST" and _can_change(request) and form.is_valid():
+        data = form.cleaned_data
+        alias = run_service(request, form, lambda: services.alias_create(
+            actor=request.actor, organization=request.organization, address=data["address"],
+            goto=data["goto"], enabled=data["enabled"]))
+        if alias:
+            messages.success(request, f"Alias {alias.address} created.")
+            return redirect("hosting:alias_list", org_slug=request.organization.slug)
+    queryset = selectors.alias_list(organization=request.organization, domain=domain, search=search)
+    page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+    context = portal_context(
+        request, form=form, page=page, aliases=page.object_list, search=search, domain_filter=domain, nav="aliases",
+        domains=selectors.domain_list(organization=request.organization),
+        can_change=can_manage_hosting(request.membership),
+    )
+    template = "hosting/alias_list.html#rows" if request.htmx else "hosting/alias_list.html"
+    return render(request, template, context)
+
+
+@org_view
+def alias_detail(request, address):
+    alias = selectors.alias_get(organization=request.organization, address=address)
+    if alias is None:
+        raise Http404
+    form = AliasForm(request.POST or None, initial={"address": alias.address, "goto": "\n".join(alias.goto), "enabled": alias.enabled})
+    if request.method == "POST" and _can_change(request) and form.is_valid():
+        done = run_service(request, form, lambda: services.alias_update(
+            actor=request.actor, organization=request.organization, address=alias.address,
+            goto=form.cleaned_data["goto"], enabled=form.cleaned_data["enabled"]))
+        if done:
+            messages.success(request, "Alias saved.")
+            return redirect("hosting:alias_list", org_slug=request.organization.slug)
+    return render(request, "hosting/alias_detail.html", portal_context(request, alias=alias, form=form, nav="aliases",
+                                                                       can_change=can_manage_hosting(request.membership)))
+
+
+@require_POST
+@org_view
+def alias_delete(request, address):
+    alias = selectors.alias_get(organization=request.organization, address=address)
+    if alias is None:
+        raise Http404
+    if _can_change(request) and run_service(request, None, lambda: services.alias_delete(
+            actor=request.actor, organization=request.organization, address=alias.address) or True):
+        messages.success(request, f"Alias {alias.address} deleted.")
+    return redirect("hosting:alias_list", org_slug=request.organization.slug)
