@@ -175,10 +175,11 @@ if CELERY_EMBEDDED_BROKER:
         "data_folder_in": str(_queue_dir),
         "data_folder_out": str(_queue_dir),
         "processed_folder": str(VAR_DIR / "celery" / "processed"),
+        "control_folder": str(VAR_DIR / "celery" / "control"),
         "store_processed": False,
     }
     CELERY_RESULT_BACKEND = "file://" + str(VAR_DIR / "celery" / "results")
-    for _folder in (_queue_dir, VAR_DIR / "celery" / "processed", VAR_DIR / "celery" / "results"):
+    for _folder in (_queue_dir, *(VAR_DIR / "celery" / name for name in ("processed", "results", "control"))):
         _folder.mkdir(parents=True, exist_ok=True)
     # The file transport has no broadcast exchange for remote control.
     CELERY_WORKER_ENABLE_REMOTE_CONTROL = False
