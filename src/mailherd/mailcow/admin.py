@@ -1,5 +1,8 @@
 from django import forms
+from django.apps import apps
 from django.contrib import admin
+from django.db.models import Count, OuterRef, Subquery, Value
+from django.db.models.functions import Coalesce
 
 from mailherd.mailcow.models import MailServer
 
@@ -15,8 +18,19 @@ class MailServerForm(forms.ModelForm):
     class Meta:
         model = MailServer
         fields = [
-            "name", "api_url", "api_key", "hostname", "imap_host", "imap_port", "pop3_host", "pop3_port",
-            "smtp_host", "smtp_port", "webmail_url", "capacity_mailboxes", "is_active",
+            "name",
+            "api_url",
+            "api_key",
+            "hostname",
+            "imap_host",
+            "imap_port",
+            "pop3_host",
+            "pop3_port",
+            "smtp_host",
+            "smtp_port",
+            "webmail_url",
+            "capacity_mailboxes",
+            "is_active",
         ]
 
     def clean_api_key(self):
@@ -28,17 +42,28 @@ class MailServerForm(forms.ModelForm):
         return value
 
 
+def _mailbox_model():
+    """hosting.Mailbox once it exists (it is being written alongside), else None."""
+    try:
+        return apps.get_model("hosting", "Mailbox")
+    except LookupError:
+        return None
+
+
 @admin.register(MailServer)
 class MailServerAdmin(admin.ModelAdmin):
+    """The servers page: health, version, and mailboxes against capacity."""
+
     form = MailServerForm
     list_display = [
         "name",
         "api_url",
         "is_active",
         "version",
-        "capacity_mailboxes",
-        "last_health_ok",
+        "health",
         "last_health_at",
+        "organization_count",
+        "mailbox_usage",
     ]
     list_filter = ["is_active", "last_health_ok"]
     readonly_fields = [
@@ -48,3 +73,42 @@ class MailServerAdmin(admin.ModelAdmin):
         "last_health_error",
         "created_at",
     ]
+    actions = ["check_health"]
+
+    def get_queryset(self, request):
+        queryset = (
+            super()
+            .get_queryset(request)
+            .annotate(_organizations=Count("organizations", distinct=True))
+        )
+        mailbox = _mailbox_model()
+        if mailbox is None:
+            return queryset.annotate(_mailboxes=Value(0))
+        mailboxes = (
+            mailbox.objects.filter(domain__mail_server=OuterRef("pk"))
+            .values("domain__mail_server")
+            .annotate(n=Count("pk"))
+            .values("n")
+        )
+        return queryset.annotate(_mailboxes=Coalesce(Subquery(mailboxes), 0))
+
+    @admin.display(description="Health", boolean=True, ordering="last_health_ok")
+    def health(self, obj):
+        return obj.last_health_ok
+
+    @admin.display(description="Organizations", ordering="_organizations")
+    def organization_count(self, obj):
+        return obj._organizations
+
+    @admin.display(description="Mailboxes / capacity")
+    def mailbox_usage(self, obj):
+        used = obj._mailboxes
+        percent = round(100 * used / obj.capacity_mailboxes) if obj.capacity_mailboxes else 100
+        return f"{used} / {obj.capacity_mailboxes} ({percent}%)"
+
+    @admin.action(description="Check health now")
+    def check_health(self, request, queryset):
+        from mailherd.mailcow.services import mail_server_health_check
+
+        healthy = sum(mail_server_health_check(server=server) for server in queryset)
+        self.message_user(request, f"{healthy} of {queryset.count()} server(s) healthy.")

@@ -1,4 +1,10 @@
+"""/operator/: the back office (see mailherd.operator.sites)."""
+
 from django.contrib import admin
 from django.urls import path
 
-urlpatterns = [path("", admin.site.urls)]
+from mailherd.operator.sites import operator_site
+
+operator_site.adopt(admin.site)
+
+urlpatterns = [path("", operator_site.urls)]

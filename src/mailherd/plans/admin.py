@@ -1,22 +1,119 @@
+from django import forms
 from django.contrib import admin
+from django.db.models import Count
 
-from mailherd.plans.models import Plan
+from mailherd.core.actors import Actor, client_ip
+from mailherd.plans.models import Feature, Plan
+
+
+class PlanForm(forms.ModelForm):
+    features = forms.MultipleChoiceField(
+        choices=Feature.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Parts of the portal, API and MCP that organizations on this plan can use.",
+    )
+
+    class Meta:
+        model = Plan
+        fields = [
+            "name",
+            "slug",
+            "description",
+            "sort_order",
+            "price_monthly_cents",
+            "price_yearly_cents",
+            "currency",
+            "trial_days",
+            "max_domains",
+            "max_mailboxes",
+            "max_aliases",
+            "max_storage_mb",
+            "features",
+            "is_public",
+            "is_retired",
+            "stripe_product_id",
+            "stripe_price_id",
+        ]
 
 
 @admin.register(Plan)
 class PlanAdmin(admin.ModelAdmin):
+    """Plans. A plan that organizations use cannot be deleted, only retired (no longer sold)."""
+
+    form = PlanForm
     list_display = [
         "name",
         "slug",
         "price_monthly_cents",
+        "price_yearly_cents",
         "max_domains",
         "max_mailboxes",
         "max_aliases",
         "max_storage_mb",
         "is_public",
         "is_retired",
+        "organization_count",
         "sort_order",
     ]
     list_editable = ["sort_order"]
     list_filter = ["is_public", "is_retired"]
     prepopulated_fields = {"slug": ["name"]}
+    actions = ["retire_selected", "unretire_selected"]
+    fieldsets = (
+        (None, {"fields": ("name", "slug", "description", "sort_order")}),
+        (
+            "Prices",
+            {"fields": ("price_monthly_cents", "price_yearly_cents", "currency", "trial_days")},
+        ),
+        ("Limits", {"fields": ("max_domains", "max_mailboxes", "max_aliases", "max_storage_mb")}),
+        ("Features", {"fields": ("features",)}),
+        ("Availability", {"fields": ("is_public", "is_retired")}),
+        ("Stripe", {"fields": ("stripe_product_id", "stripe_price_id"), "classes": ("collapse",)}),
+    )
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(_organizations=Count("organizations"))
+
+    @admin.display(description="Organizations", ordering="_organizations")
+    def organization_count(self, obj):
+        return obj._organizations
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop(
+            "delete_selected", None
+        )  # deletion one by one, where has_delete_permission decides
+        return actions
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and obj.organizations.exists():
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        plan = self.get_object(request, object_id)
+        if plan is not None and plan.organizations.exists():
+            extra_context = {
+                **(extra_context or {}),
+                "subtitle": f"In use by {plan.organizations.count()} organization(s): retire it instead of deleting.",
+            }
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    @admin.action(description="Retire the selected plans (kept for their customers, not sold)")
+    def retire_selected(self, request, queryset):
+        from mailherd.operator.services import plan_retire
+
+        actor = Actor.for_user(request.user, ip=client_ip(request))
+        for plan in queryset:
+            plan_retire(actor=actor, plan_id=plan.pk, retired=True)
+        self.message_user(request, f"{queryset.count()} plan(s) retired.")
+
+    @admin.action(description="Sell the selected plans again")
+    def unretire_selected(self, request, queryset):
+        from mailherd.operator.services import plan_retire
+
+        actor = Actor.for_user(request.user, ip=client_ip(request))
+        for plan in queryset:
+            plan_retire(actor=actor, plan_id=plan.pk, retired=False)
+        self.message_user(request, f"{queryset.count()} plan(s) on sale again.")

@@ -1,6 +1,16 @@
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path
+from django.views.decorators.http import require_POST
 
+from mailherd.core.actors import Actor, client_ip
+from mailherd.core.errors import MailherdError
+from mailherd.plans.models import Plan
 from mailherd.tenancy.models import Invitation, Membership, Organization, User
 
 
@@ -27,27 +37,183 @@ class MembershipInline(admin.TabularInline):
     autocomplete_fields = ["user"]
 
 
+class PlanChangeForm(forms.Form):
+    plan = forms.ModelChoiceField(queryset=Plan.objects.all(), empty_label=None)
+
+
+class SuspendForm(forms.Form):
+    reason = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Kept in the audit trail",
+    )
+
+
+def _actor(request) -> Actor:
+    return Actor.for_user(request.user, ip=client_ip(request))
+
+
 @admin.register(Organization)
 class OrganizationAdmin(admin.ModelAdmin):
+    """Organizations. Plan and status change only through the actions (limits, Mailcow, audit)."""
+
     list_display = ["name", "slug", "plan", "status", "mail_server", "member_count", "created_at"]
     list_filter = ["status", "plan", "mail_server", "created_at"]
     search_fields = ["name", "slug", "memberships__user__email"]
     readonly_fields = ["created_at"]
     inlines = [MembershipInline]
+    change_form_template = "operator/organization_change_form.html"
+    actions = ["suspend_selected", "reactivate_selected"]
 
     def get_queryset(self, request):
-        from django.db.models import Count
-
         return (
             super()
             .get_queryset(request)
             .select_related("plan", "mail_server")
-            .annotate(_members=Count("memberships"))
+            .annotate(_members=Count("memberships", distinct=True))
         )
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None:
+            return ["plan", "status", "created_at"]
+        return ["status", "created_at"]
 
     @admin.display(description="Members", ordering="_members")
     def member_count(self, obj):
         return obj._members
+
+    # --- detail ---------------------------------------------------------------------------
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        from mailherd.notifications.models import NotificationLog
+        from mailherd.operator.selectors import (
+            organization_audit_list,
+            organization_hosting_objects,
+            organization_invoices,
+        )
+        from mailherd.plans.selectors import organization_usage
+
+        organization = self.get_object(request, object_id)
+        if organization is not None:
+            extra_context = {
+                "usage": organization_usage(organization=organization).values(),
+                "hosting": organization_hosting_objects(organization=organization),
+                "invoices": organization_invoices(organization=organization),
+                "history": organization_audit_list(organization=organization)[:25],
+                "notifications": NotificationLog.objects.filter(organization=organization)[:10],
+                **(extra_context or {}),
+            }
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [
+            path(
+                "<int:pk>/change-plan/",
+                wrap(self.change_plan_view),
+                name="tenancy_organization_change_plan",
+            ),
+            path("<int:pk>/suspend/", wrap(self.suspend_view), name="tenancy_organization_suspend"),
+            path(
+                "<int:pk>/reactivate/",
+                wrap(self.reactivate_view),
+                name="tenancy_organization_reactivate",
+            ),
+        ] + super().get_urls()
+
+    def _detail(self, organization):
+        return redirect("admin:tenancy_organization_change", organization.pk)
+
+    def change_plan_view(self, request, pk):
+        from mailherd.operator.services import organization_plan_change
+
+        organization = get_object_or_404(Organization.objects.select_related("plan"), pk=pk)
+        if not self.has_change_permission(request, organization):
+            raise PermissionDenied
+        form = PlanChangeForm(request.POST or None, initial={"plan": organization.plan})
+        problems = []
+        if request.method == "POST" and form.is_valid():
+            try:
+                organization_plan_change(
+                    actor=_actor(request),
+                    organization_id=organization.pk,
+                    plan_id=form.cleaned_data["plan"].pk,
+                )
+            except MailherdError as exc:
+                problems = exc.fields.get("problems") or [exc.message]
+            else:
+                messages.success(
+                    request, f"{organization.name} is now on {form.cleaned_data['plan'].name}."
+                )
+                return self._detail(organization)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Change the plan of {organization.name}",
+            "organization": organization,
+            "form": form,
+            "problems": problems,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "operator/organization_change_plan.html", context)
+
+    def suspend_view(self, request, pk):
+        from mailherd.hosting.services import organization_mail_suspend
+
+        organization = get_object_or_404(Organization, pk=pk)
+        if not self.has_change_permission(request, organization):
+            raise PermissionDenied
+        form = SuspendForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            organization_mail_suspend(
+                actor=_actor(request),
+                organization_id=organization.pk,
+                reason=form.cleaned_data["reason"],
+            )
+            messages.success(
+                request, f"{organization.name} is suspended; its mailboxes cannot sign in."
+            )
+            return self._detail(organization)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Suspend {organization.name}",
+            "organization": organization,
+            "form": form,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "operator/organization_suspend.html", context)
+
+    def reactivate_view(self, request, pk):
+        return require_POST(self._reactivate)(request, pk)
+
+    def _reactivate(self, request, pk):
+        from mailherd.hosting.services import organization_mail_restore
+
+        organization = get_object_or_404(Organization, pk=pk)
+        if not self.has_change_permission(request, organization):
+            raise PermissionDenied
+        organization_mail_restore(actor=_actor(request), organization_id=organization.pk)
+        messages.success(request, f"{organization.name} is active again.")
+        return self._detail(organization)
+
+    # --- list actions ---------------------------------------------------------------------
+
+    @admin.action(description="Suspend the selected organizations (mail kept, sign-in blocked)")
+    def suspend_selected(self, request, queryset):
+        from mailherd.hosting.services import organization_mail_suspend
+
+        for organization in queryset:
+            organization_mail_suspend(
+                actor=_actor(request), organization_id=organization.pk, reason="operator action"
+            )
+        self.message_user(request, f"{queryset.count()} organization(s) suspended.")
+
+    @admin.action(description="Reactivate the selected organizations")
+    def reactivate_selected(self, request, queryset):
+        from mailherd.hosting.services import organization_mail_restore
+
+        for organization in queryset:
+            organization_mail_restore(actor=_actor(request), organization_id=organization.pk)
+        self.message_user(request, f"{queryset.count()} organization(s) reactivated.")
 
 
 @admin.register(Membership)

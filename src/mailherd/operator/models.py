@@ -1,0 +1,107 @@
+"""Operator-wide settings: white-label branding and global feature switches.
+
+Both are edited in the back office and read through cached selectors
+(`mailherd.operator.selectors.branding_get`, `feature_enabled`), so a change
+takes effect without a deploy.
+"""
+
+from email.utils import formataddr, parseaddr
+
+from django.conf import settings
+from django.core.validators import RegexValidator
+from django.db import models
+from django.urls import NoReverseMatch, reverse
+
+hex_colour = RegexValidator(r"^#[0-9a-fA-F]{6}$", "Use a colour like #2456d6.")
+
+
+class Branding(models.Model):
+    """The one branding row (pk=1): what customers see instead of "Mailherd"."""
+
+    product_name = models.CharField(max_length=60, default="Mailherd")
+    tagline = models.CharField(max_length=120, blank=True, default="Email hosting for teams")
+    logo = models.BinaryField(blank=True, null=True, editable=False)
+    logo_content_type = models.CharField(max_length=50, blank=True, editable=False)
+    logo_url = models.CharField(
+        max_length=500,
+        blank=True,
+        help_text="Or an absolute URL of the logo image (used when no logo is uploaded).",
+    )
+    primary_color = models.CharField(max_length=7, default="#2456d6", validators=[hex_colour])
+    primary_dark_color = models.CharField(
+        max_length=7,
+        default="#1a3fa0",
+        validators=[hex_colour],
+        help_text="Hover and active shade of the primary colour.",
+    )
+    support_email = models.EmailField(blank=True)
+    support_url = models.URLField(blank=True)
+    terms_url = models.URLField(blank=True)
+    privacy_url = models.URLField(blank=True)
+    imprint_url = models.URLField(blank=True, help_text="Legal notice / imprint")
+    email_from_name = models.CharField(
+        max_length=100, blank=True, help_text="Sender name of every email (default: product name)"
+    )
+    email_from_address = models.EmailField(
+        blank=True, help_text="Sender address of every email (default: MAILHERD_FROM_EMAIL)"
+    )
+    portal_url = models.URLField(
+        blank=True, help_text="Public address of the portal (default: MAILHERD_SITE_URL)"
+    )
+    webmail_url = models.URLField(blank=True, help_text="Webmail address shown to customers")
+    imap_hostname = models.CharField(max_length=255, blank=True)
+    smtp_hostname = models.CharField(max_length=255, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "branding"
+        verbose_name_plural = "branding"
+
+    def __str__(self) -> str:
+        return f"Branding: {self.product_name}"
+
+    @property
+    def email_from(self) -> str:
+        """The From header of every email, e.g. `Acme Mail <no-reply@acme.example>`."""
+        address = self.email_from_address or parseaddr(settings.DEFAULT_FROM_EMAIL)[1]
+        return formataddr((self.email_from_name or self.product_name, address))
+
+    @property
+    def site_url(self) -> str:
+        return (self.portal_url or settings.SITE_URL).rstrip("/")
+
+    @property
+    def logo_src(self) -> str:
+        """URL of the logo image ("" when there is none: templates show the name only)."""
+        if self.logo:
+            version = int(self.updated_at.timestamp()) if self.updated_at else 0
+            try:
+                return reverse("operator_portal:branding_logo") + f"?v={version}"
+            except NoReverseMatch:  # the public URLs are not included (yet)
+                pass
+        return self.logo_url
+
+    @property
+    def legal_links(self) -> list[tuple[str, str]]:
+        links = [
+            ("Terms", self.terms_url),
+            ("Privacy", self.privacy_url),
+            ("Legal notice", self.imprint_url),
+            ("Support", self.support_url),
+        ]
+        return [(label, url) for label, url in links if url]
+
+
+class FeatureSwitch(models.Model):
+    """A global on/off switch. No row means the feature's default (see `selectors.SWITCHES`)."""
+
+    name = models.SlugField(max_length=50, unique=True)
+    enabled = models.BooleanField(default=True)
+    note = models.CharField(max_length=255, blank=True, help_text="Why it is switched this way")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name}: {'on' if self.enabled else 'off'}"

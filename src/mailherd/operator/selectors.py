@@ -1,0 +1,282 @@
+"""Reads for the back office: branding, feature switches, the dashboard, an organization's file.
+
+Hosting and billing models are being written alongside this app, so every read
+of them goes through `_model()` and degrades to "nothing yet" when absent.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+
+from django.apps import apps
+from django.core.cache import cache
+from django.db.models import Count, Sum
+from django.http import Http404
+
+from mailherd.operator.errors import FeatureDisabled
+from mailherd.operator.models import Branding, FeatureSwitch
+from mailherd.plans.models import Feature
+
+BRANDING_CACHE_KEY = "mailherd:operator:branding:v1"
+SWITCHES_CACHE_KEY = "mailherd:operator:switches:v1"
+# Short: with the per-process default cache, other processes see a change within this time.
+CACHE_SECONDS = 60
+
+EMAIL_HOSTING = "email_hosting"
+# Global switches and their defaults when no FeatureSwitch row exists.
+SWITCHES: dict[str, tuple[bool, str]] = {
+    EMAIL_HOSTING: (True, "Email hosting: domains, mailboxes and aliases (portal, API, MCP)"),
+}
+
+
+def _model(app_label: str, name: str):
+    """Return the model `app_label.name` if it exists yet, else None."""
+    try:
+        return apps.get_model(app_label, name)
+    except LookupError:
+        return None
+
+
+# --- branding -------------------------------------------------------------------------------
+
+
+def branding_get() -> Branding:
+    """Return the operator's branding (cached); defaults when none was saved yet."""
+    branding = cache.get(BRANDING_CACHE_KEY)
+    if branding is None:
+        branding = Branding.objects.filter(pk=1).first() or Branding(pk=1)
+        cache.set(BRANDING_CACHE_KEY, branding, CACHE_SECONDS)
+    return branding
+
+
+def branding_cache_clear() -> None:
+    cache.delete(BRANDING_CACHE_KEY)
+
+
+# --- feature flags --------------------------------------------------------------------------
+
+
+def _switches() -> dict[str, bool]:
+    switches = cache.get(SWITCHES_CACHE_KEY)
+    if switches is None:
+        switches = dict(FeatureSwitch.objects.values_list("name", "enabled"))
+        cache.set(SWITCHES_CACHE_KEY, switches, CACHE_SECONDS)
+    return switches
+
+
+def switches_cache_clear() -> None:
+    cache.delete(SWITCHES_CACHE_KEY)
+
+
+def feature_enabled(name: str, organization=None) -> bool:
+    """Return True if feature `name` is available (to `organization`, when given).
+
+    1. A global switch (a FeatureSwitch row, else the default in SWITCHES, else on)
+       turns the feature off for everyone.
+    2. A per-plan feature (a `plans.Feature` value) is on for an organization only
+       when its plan lists it.
+
+    >>> feature_enabled("email_hosting")             # the global switch
+    >>> feature_enabled("api", organization=acme)    # Acme's plan must list "api"
+    """
+    default = SWITCHES.get(name, (True, ""))[0]
+    if not _switches().get(name, default):
+        return False
+    if organization is not None and name in Feature.values:
+        return organization.plan.has_feature(name)
+    return True
+
+
+def feature_require(name: str, organization=None) -> None:
+    """Raise FeatureDisabled (code not_found, HTTP 404) unless the feature is enabled: for API/MCP."""
+    if not feature_enabled(name, organization):
+        raise FeatureDisabled()
+
+
+def feature_view(name: str):
+    """Decorate a portal view: 404 when the feature is off (after org_view, plan features too)."""
+
+    def decorator(view):
+        @functools.wraps(view)
+        def wrapper(request, *args, **kwargs):
+            if not feature_enabled(name, getattr(request, "organization", None)):
+                raise Http404("No such page")
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+def feature_switch_list() -> list[dict]:
+    rows = {row.name: row for row in FeatureSwitch.objects.all()}
+    names = sorted(set(SWITCHES) | set(rows))
+    return [
+        {
+            "name": name,
+            "description": SWITCHES.get(name, (True, ""))[1],
+            "enabled": rows[name].enabled if name in rows else SWITCHES.get(name, (True,))[0],
+        }
+        for name in names
+    ]
+
+
+# --- dashboard ------------------------------------------------------------------------------
+
+
+@dataclass
+class ServerLoad:
+    server: object
+    mailboxes: int
+    organizations: int
+
+    @property
+    def percent(self) -> int:
+        capacity = self.server.capacity_mailboxes
+        return min(100, round(100 * self.mailboxes / capacity)) if capacity else 100
+
+
+@dataclass
+class Dashboard:
+    organizations_by_status: list[tuple[str, str, int]]
+    organizations_total: int
+    mrr: list[tuple[str, int]]  # (currency, cents)
+    mrr_source: str
+    past_due_count: int | None
+    past_due_amount: list[tuple[str, int]]
+    servers: list[ServerLoad]
+    unassigned_mailboxes: int
+    outbox: dict[str, int] = field(default_factory=dict)
+    outbox_failed: list = field(default_factory=list)
+    outbox_available: bool = False
+
+
+def _billing_summary() -> dict | None:
+    """Billing's own figures when it offers them (`billing.selectors.operator_billing_summary`)."""
+    try:
+        from mailherd.billing import selectors as billing_selectors
+    except ImportError:
+        return None
+    summary = getattr(billing_selectors, "operator_billing_summary", None)
+    return summary() if summary else None
+
+
+def operator_dashboard() -> Dashboard:
+    from mailherd.mailcow.models import MailServer
+    from mailherd.tenancy.models import Organization
+
+    counts = dict(
+        Organization.objects.values_list("status")
+        .annotate(n=Count("id"))
+        .values_list("status", "n")
+    )
+    by_status = [
+        (value, label, counts.get(value, 0)) for value, label in Organization.Status.choices
+    ]
+
+    billing = _billing_summary()
+    if billing is not None:
+        mrr = list(billing.get("mrr", []))
+        mrr_source = "subscriptions"
+        past_due_count = billing.get("past_due_count")
+        past_due_amount = list(billing.get("past_due_amount", []))
+    else:
+        rows = (
+            Organization.objects.filter(status=Organization.Status.ACTIVE)
+            .values("plan__currency")
+            .annotate(cents=Sum("plan__price_monthly_cents"))
+            .order_by("plan__currency")
+        )
+        mrr = [(row["plan__currency"], row["cents"] or 0) for row in rows]
+        mrr_source = "plan prices of active organizations"
+        past_due_count, past_due_amount = None, []
+
+    mailbox_model = _model("hosting", "Mailbox")
+    per_server: dict = {}
+    if mailbox_model is not None:
+        per_server = dict(
+            mailbox_model.objects.values("domain__mail_server")
+            .annotate(n=Count("id"))
+            .values_list("domain__mail_server", "n")
+        )
+    orgs_per_server = dict(
+        Organization.objects.values("mail_server")
+        .annotate(n=Count("id"))
+        .values_list("mail_server", "n")
+    )
+    servers = [
+        ServerLoad(server, per_server.get(server.pk, 0), orgs_per_server.get(server.pk, 0))
+        for server in MailServer.objects.all()
+    ]
+
+    dashboard = Dashboard(
+        organizations_by_status=by_status,
+        organizations_total=sum(counts.values()),
+        mrr=mrr,
+        mrr_source=mrr_source,
+        past_due_count=past_due_count,
+        past_due_amount=past_due_amount,
+        servers=servers,
+        unassigned_mailboxes=per_server.get(None, 0),
+    )
+    op_model = _model("hosting", "ProvisioningOp")
+    if op_model is not None:
+        dashboard.outbox_available = True
+        dashboard.outbox = dict(
+            op_model.objects.values("status").annotate(n=Count("id")).values_list("status", "n")
+        )
+        dashboard.outbox_failed = list(
+            op_model.objects.filter(status="failed").order_by("-pk")[:10]
+        )
+    return dashboard
+
+
+# --- one organization -----------------------------------------------------------------------
+
+
+def organization_hosting_objects(*, organization) -> dict[str, list]:
+    """Domains, mailboxes and aliases of `organization` (empty lists until hosting has them)."""
+    result = {}
+    for key, name in (("domains", "Domain"), ("mailboxes", "Mailbox"), ("aliases", "Alias")):
+        model = _model("hosting", name)
+        result[key] = (
+            list(model.objects.filter(organization=organization).order_by("pk")[:200])
+            if model is not None
+            else []
+        )
+    return result
+
+
+def organization_invoices(*, organization) -> list:
+    model = _model("billing", "Invoice")
+    if model is None or not any(f.name == "organization" for f in model._meta.get_fields()):
+        return []
+    return list(model.objects.filter(organization=organization).order_by("-pk")[:20])
+
+
+def organization_audit_list(*, organization, action: str = "", actor: str = ""):
+    """The organization's audit trail, newest first, optionally filtered."""
+    from mailherd.core.models import AuditEvent
+
+    events = AuditEvent.objects.filter(organization=organization)
+    if action:
+        events = events.filter(action__startswith=action)
+    if actor:
+        events = events.filter(actor_label__icontains=actor)
+    return events.order_by("-created_at", "-pk")
+
+
+def plan_excess(*, organization, plan) -> list[str]:
+    """Return a sentence per limit that `organization` uses beyond `plan` (empty: it fits)."""
+    from mailherd.plans.selectors import LIMIT_NAMES, organization_usage_counts
+
+    counts = organization_usage_counts(organization=organization)
+    problems = []
+    for name in LIMIT_NAMES:
+        limit = plan.limit_for(name)
+        if counts[name] > limit:
+            unit = " MiB" if name == "storage_mb" else ""
+            label = "storage" if name == "storage_mb" else name
+            problems.append(f"{label}: uses {counts[name]}{unit}, {plan.name} allows {limit}{unit}")
+    return problems

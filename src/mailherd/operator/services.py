@@ -1,0 +1,119 @@
+"""Writes made by the operator's staff: branding, switches, plan changes, customer views."""
+
+from django.db import transaction
+
+from mailherd.core.actors import Actor
+from mailherd.core.audit import audit_record
+from mailherd.core.errors import NotFound, ValidationFailed
+from mailherd.operator.errors import PlanChangeRefused
+from mailherd.operator.models import Branding, FeatureSwitch
+from mailherd.operator.selectors import (
+    SWITCHES,
+    branding_cache_clear,
+    plan_excess,
+    switches_cache_clear,
+)
+from mailherd.plans.models import Plan
+from mailherd.tenancy.locks import organization_lock
+
+LOGO_MAX_BYTES = 512 * 1024
+LOGO_TYPES = {"image/png", "image/svg+xml", "image/jpeg", "image/webp", "image/gif"}
+
+
+@transaction.atomic  # also called from admin save hooks, which run inside a transaction
+def branding_update(
+    *, actor: Actor, branding: Branding, changed: list[str] | None = None
+) -> Branding:
+    """Save the branding row (always pk=1) and drop the cached copy after commit."""
+    branding.pk = 1
+    branding.save()
+    audit_record(
+        actor=actor, action="branding.update", obj=branding, data={"changed": changed or []}
+    )
+    transaction.on_commit(branding_cache_clear)
+    return branding
+
+
+def branding_logo_set(*, branding: Branding, content: bytes, content_type: str) -> None:
+    """Attach an uploaded logo to `branding` (not saved: branding_update saves)."""
+    if content_type not in LOGO_TYPES:
+        raise ValidationFailed(
+            "The logo must be a PNG, SVG, JPEG, WebP or GIF image.", field="logo"
+        )
+    if len(content) > LOGO_MAX_BYTES:
+        raise ValidationFailed("The logo must be at most 512 KiB.", field="logo")
+    branding.logo = content
+    branding.logo_content_type = content_type
+
+
+@transaction.atomic  # also called from admin save hooks, which run inside a transaction
+def feature_switch_set(*, actor: Actor, name: str, enabled: bool, note: str = "") -> FeatureSwitch:
+    """Turn a global feature on or off for everyone (takes effect within a minute everywhere)."""
+    if name not in SWITCHES:
+        raise NotFound(f"No feature switch named {name!r}.", field="name")
+    switch, _ = FeatureSwitch.objects.update_or_create(
+        name=name, defaults={"enabled": enabled, "note": note}
+    )
+    audit_record(
+        actor=actor, action="feature.switch", obj=switch, data={"name": name, "enabled": enabled}
+    )
+    transaction.on_commit(switches_cache_clear)
+    return switch
+
+
+@transaction.atomic(durable=True)
+def organization_plan_change(*, actor: Actor, organization_id: int, plan_id: int):
+    """Move an organization to another plan; refused when it uses more than that plan allows.
+
+    The organization row is locked before usage is counted, so a mailbox created
+    concurrently cannot slip past the check.
+    """
+    organization = organization_lock(organization_id=organization_id)
+    plan = Plan.objects.filter(pk=plan_id).first()
+    if plan is None:
+        raise NotFound("No such plan.", field="plan")
+    if plan.pk == organization.plan_id:
+        return organization
+    problems = plan_excess(organization=organization, plan=plan)
+    if problems:
+        raise PlanChangeRefused(
+            f"{organization.name} uses more than {plan.name} allows: " + "; ".join(problems) + ".",
+            field="plan",
+            problems=problems,
+        )
+    previous = organization.plan
+    organization.plan = plan
+    organization.save(update_fields=["plan"])
+    audit_record(
+        actor=actor,
+        action="organization.plan_change",
+        organization=organization,
+        obj=organization,
+        data={"from": previous.slug, "to": plan.slug},
+    )
+    return organization
+
+
+@transaction.atomic(durable=True)
+def customer_view_start(*, actor: Actor, organization) -> None:
+    """Record that an operator opened the read-only customer view of `organization`.
+
+    The record lands in the organization's own audit trail, so its owners see it.
+    """
+    audit_record(
+        actor=actor,
+        action="organization.view_as_customer",
+        organization=organization,
+        obj=organization,
+    )
+
+
+@transaction.atomic  # also called from admin save hooks, which run inside a transaction
+def plan_retire(*, actor: Actor, plan_id: int, retired: bool = True) -> Plan:
+    """Stop (or resume) selling a plan; organizations on it keep it."""
+    plan = Plan.objects.select_for_update().get(pk=plan_id)
+    if plan.is_retired != retired:
+        plan.is_retired = retired
+        plan.save(update_fields=["is_retired"])
+        audit_record(actor=actor, action="plan.retire" if retired else "plan.unretire", obj=plan)
+    return plan

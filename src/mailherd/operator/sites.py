@@ -1,0 +1,108 @@
+"""The back office: Django's admin site, for the operator's staff only, with two-factor required.
+
+Every app keeps registering its ModelAdmins on `django.contrib.admin.site` as
+usual; `OperatorAdminSite.adopt()` re-registers them on this site, which is the
+only one mounted (at /operator/). That way each ModelAdmin's views pass through
+this site's `admin_view()` and so through the two-factor check.
+"""
+
+from functools import wraps
+from urllib.parse import urlencode
+
+from allauth.mfa.models import Authenticator
+from allauth.mfa.utils import is_mfa_enabled
+from django.contrib import admin
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+
+from mailherd.operator.selectors import branding_get, feature_switch_list, operator_dashboard
+
+
+def operator_has_two_factor(user) -> bool:
+    return is_mfa_enabled(user, [Authenticator.Type.TOTP])
+
+
+class OperatorAdminSite(admin.AdminSite):
+    index_template = "operator/dashboard.html"
+    site_url = "/"
+
+    def adopt(self, site: admin.AdminSite) -> None:
+        """Register here every ModelAdmin registered on `site` (not yet registered here)."""
+        for model, model_admin in site._registry.items():
+            if model not in self._registry:
+                self.register(model, type(model_admin))
+
+    def each_context(self, request):
+        context = super().each_context(request)
+        branding = branding_get()
+        context["site_header"] = f"{branding.product_name} back office"
+        context["site_title"] = f"{branding.product_name} operator"
+        context["branding"] = branding
+        return context
+
+    def has_permission(self, request):
+        return request.user.is_active and request.user.is_staff
+
+    def admin_view(self, view, cacheable=False):
+        """Staff only (else the login page), and staff without TOTP go to set it up first."""
+        protected = super().admin_view(view, cacheable)
+
+        @wraps(protected)
+        def inner(request, *args, **kwargs):
+            user = request.user
+            if self.has_permission(request) and not operator_has_two_factor(user):
+                query = urlencode({"next": request.get_full_path()})
+                return redirect(f"{reverse('mfa_activate_totp')}?{query}")
+            return protected(request, *args, **kwargs)
+
+        return inner
+
+    def login(self, request, extra_context=None):
+        """Sign-in goes through the portal's sign-in (allauth), which asks for the TOTP code.
+
+        Django admin's own password-only form would skip the second factor.
+        """
+        next_url = request.GET.get("next", "")
+        if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
+            next_url = reverse("admin:index")
+        if request.user.is_authenticated:
+            if self.has_permission(request):
+                return redirect(next_url)
+            context = {**self.each_context(request), "title": "Not available"}
+            return TemplateResponse(request, "operator/denied.html", context, status=403)
+        return redirect(f"{reverse('account_login')}?{urlencode({'next': next_url})}")
+
+    def index(self, request, extra_context=None):
+        extra_context = {
+            "dashboard": operator_dashboard(),
+            "switches": feature_switch_list(),
+            **(extra_context or {}),
+        }
+        return super().index(request, extra_context)
+
+    def get_urls(self):
+        from mailherd.operator import views
+
+        custom = [
+            path(
+                "switches/<slug:name>/",
+                self.admin_view(views.feature_switch_toggle),
+                name="operator_feature_switch",
+            ),
+            path(
+                "view-as/<int:organization_id>/",
+                self.admin_view(views.customer_view),
+                name="operator_customer_view",
+            ),
+            path(
+                "view-as/<int:organization_id>/<path:rest>",
+                self.admin_view(views.customer_view),
+                name="operator_customer_view_page",
+            ),
+        ]
+        return custom + super().get_urls()
+
+
+operator_site = OperatorAdminSite(name="admin")

@@ -1,0 +1,1 @@
+from tests.operator.fixtures import _operator_urls_and_fresh_cache, custom_brand, ops_client, ops_user  # noqa: F401
