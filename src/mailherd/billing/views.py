@@ -1,0 +1,196 @@
+"""Billing pages of the portal and the Stripe webhook endpoint. Thin: selectors and services only."""
+
+import logging
+
+import stripe
+from django.conf import settings
+from django.contrib import messages
+from django.http import HttpResponse, HttpResponseBadRequest, JsonResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from mailherd.billing import conf, services
+from mailherd.billing.errors import BillingUnavailable
+from mailherd.billing.forms import CardConfirmForm
+from mailherd.billing.selectors import invoice_list, plan_choices, subscription_get
+from mailherd.billing.webhooks import webhook_event_receive
+from mailherd.core.errors import MailherdError
+from mailherd.plans.models import Plan
+from mailherd.portal.base import org_view, portal_context, run_service
+from mailherd.tenancy.selectors import can_manage_billing
+
+logger = logging.getLogger(__name__)
+
+
+def _context(request, **extra):
+    subscription = subscription_get(organization=request.organization)
+    return portal_context(
+        request,
+        subscription=subscription,
+        billing_enabled=conf.billing_enabled(),
+        can_manage=can_manage_billing(request.membership),
+        nav="billing",
+        **extra,
+    )
+
+
+@org_view
+def overview(request):
+    context = _context(request)
+    context["open_invoices"] = [
+        i for i in invoice_list(organization=request.organization) if i.status == "open"
+    ]
+    return render(request, "billing/overview.html", context)
+
+
+@org_view
+def plans(request):
+    context = _context(request)
+    context["choices"] = plan_choices(
+        organization=request.organization, subscription=context["subscription"]
+    )
+    return render(request, "billing/plans.html", context)
+
+
+@require_POST
+@org_view
+def plan_choose(request, plan_slug):
+    """Subscribe, reactivate or change plan; without a card, go and add one first."""
+    subscription = subscription_get(organization=request.organization)
+    slug = request.organization.slug
+    if subscription is not None and subscription.is_live:
+        done = run_service(
+            request,
+            None,
+            lambda: services.subscription_change_plan(
+                actor=request.actor, membership=request.membership, plan_slug=plan_slug
+            ),
+        )
+        if done:
+            messages.success(request, f"Your plan is now {done.plan.name}.")
+            return redirect("billing:overview", org_slug=slug)
+        return redirect("billing:plans", org_slug=slug)
+    if subscription is None or not subscription.has_card:
+        return redirect(f"/o/{slug}/billing/card/?plan={plan_slug}")
+    done = run_service(
+        request,
+        None,
+        lambda: services.subscription_start(
+            actor=request.actor, membership=request.membership, plan_slug=plan_slug
+        ),
+    )
+    if done:
+        messages.success(request, _started_message(done))
+        return redirect("billing:overview", org_slug=slug)
+    return redirect("billing:plans", org_slug=slug)
+
+
+def _started_message(subscription) -> str:
+    if subscription.status == "trialing" and subscription.trial_end:
+        return f"Welcome to {subscription.plan.name}: your free trial runs until {subscription.trial_end:%Y-%m-%d}."
+    return f"Subscribed to {subscription.plan.name}. Thank you!"
+
+
+@org_view
+def card(request):
+    """Add or replace the card (Stripe Elements + SetupIntent), then subscribe if a plan was chosen."""
+    plan_slug = request.GET.get("plan") or request.POST.get("plan") or ""
+    plan = Plan.objects.filter(slug=plan_slug).first() if plan_slug else None
+    form = CardConfirmForm(request.POST or None, initial={"plan": plan_slug})
+    slug = request.organization.slug
+    if request.method == "POST" and form.is_valid():
+        done = run_service(
+            request,
+            form,
+            lambda: services.card_update(
+                actor=request.actor,
+                membership=request.membership,
+                setup_intent_id=form.cleaned_data["setup_intent"],
+            ),
+        )
+        if done is not None:
+            subscription = done
+            if plan is not None and not subscription.is_live:
+                started = run_service(
+                    request,
+                    form,
+                    lambda: services.subscription_start(
+                        actor=request.actor, membership=request.membership, plan_slug=plan.slug
+                    ),
+                )
+                if started is not None:
+                    messages.success(request, _started_message(started))
+                    return redirect("billing:overview", org_slug=slug)
+            else:
+                messages.success(request, "Card saved.")
+                return redirect("billing:overview", org_slug=slug)
+    client_secret = ""
+    if conf.billing_enabled() and can_manage_billing(request.membership):
+        try:
+            client_secret = services.card_setup_start(
+                actor=request.actor, membership=request.membership
+            )
+        except MailherdError as exc:
+            messages.error(request, exc.message)
+    context = _context(
+        request,
+        form=form,
+        plan=plan,
+        client_secret=client_secret,
+        stripe_js_url=conf.stripe_js_url(),
+        publishable_key=settings.STRIPE_PUBLISHABLE_KEY or "pk_test_mailherd",
+    )
+    return render(request, "billing/card.html", context)
+
+
+@org_view
+def invoices(request):
+    context = _context(request, invoices=invoice_list(organization=request.organization))
+    return render(request, "billing/invoices.html", context)
+
+
+def _lifecycle(service, success: str):
+    @require_POST
+    @org_view
+    def view(request):
+        done = run_service(
+            request, None, lambda: service(actor=request.actor, membership=request.membership)
+        )
+        if done:
+            messages.success(request, success)
+        return redirect("billing:overview", org_slug=request.organization.slug)
+
+    return view
+
+
+cancel = _lifecycle(
+    services.subscription_cancel,
+    "Your subscription will end at the end of the paid period. You can resume it until then.",
+)
+resume = _lifecycle(services.subscription_resume, "Your subscription continues.")
+reactivate = _lifecycle(
+    services.subscription_reactivate, "Welcome back! Your subscription is active again."
+)
+
+
+pay_now = _lifecycle(services.subscription_pay_now, "Payment received. Thank you!")
+
+
+@csrf_exempt
+@require_POST
+def stripe_webhook(request):
+    """Stripe → Mailherd. 400 for a bad signature (nothing stored), 500 to get a retry."""
+    if not conf.billing_enabled():
+        return HttpResponse("billing disabled", status=404)
+    try:
+        event = webhook_event_receive(
+            payload=request.body, signature=request.headers.get("Stripe-Signature", "")
+        )
+    except (ValueError, stripe.SignatureVerificationError):
+        return HttpResponseBadRequest("invalid signature")
+    except BillingUnavailable:
+        return HttpResponse("stripe unavailable, retry later", status=503)
+    except Exception:
+        return HttpResponse("handler failed", status=500)
+    return JsonResponse({"id": event.stripe_event_id, "status": event.status})
