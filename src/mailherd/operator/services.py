@@ -30,6 +30,8 @@ def branding_update(
     audit_record(
         actor=actor, action="branding.update", obj=branding, data={"changed": changed or []}
     )
+    # Now (this request re-reads it) and after commit (no one re-caches the old row meanwhile).
+    branding_cache_clear()
     transaction.on_commit(branding_cache_clear)
     return branding
 
@@ -57,6 +59,7 @@ def feature_switch_set(*, actor: Actor, name: str, enabled: bool, note: str = ""
     audit_record(
         actor=actor, action="feature.switch", obj=switch, data={"name": name, "enabled": enabled}
     )
+    switches_cache_clear()
     transaction.on_commit(switches_cache_clear)
     return switch
 
