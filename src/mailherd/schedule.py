@@ -10,3 +10,9 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": 300.0,
     },
 }
+
+# Billing: dunning sweep (retries, emails, suspension; docs/billing.md), hourly share of the
+# Stripe re-sync (missed webhooks heal here), and webhook events whose handling failed.
+CELERY_BEAT_SCHEDULE["billing-dunning-sweep"] = {"task": "mailherd.billing.tasks.dunning_sweep_task", "schedule": 900.0}
+CELERY_BEAT_SCHEDULE["billing-sync"] = {"task": "mailherd.billing.tasks.billing_sync_task", "schedule": 3600.0}
+CELERY_BEAT_SCHEDULE["billing-webhook-retry"] = {"task": "mailherd.billing.tasks.webhook_events_retry_task", "schedule": 600.0}
