@@ -1,1 +1,6 @@
-from tests.operator.fixtures import _operator_urls_and_fresh_cache, custom_brand, ops_client, ops_user  # noqa: F401
+from tests.operator.fixtures import (  # noqa: F401
+    _operator_urls_and_fresh_cache,
+    custom_brand,
+    ops_client,
+    ops_user,
+)

@@ -25,7 +25,11 @@ def test_operators_with_two_factor_see_the_back_office(ops_client, tenants, page
 
 def test_organizations_are_listed_with_plan_and_members(ops_client, tenants):
     response = ops_client.get("/operator/tenancy/organization/")
-    assert b"Acme" in response.content and b"Globex" in response.content and b"Starter" in response.content
+    assert (
+        b"Acme" in response.content
+        and b"Globex" in response.content
+        and b"Starter" in response.content
+    )
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -77,7 +81,12 @@ def test_seeded_plans_match_the_design(db):
     from mailherd.plans.models import Plan
 
     starter = Plan.objects.get(slug="starter")
-    assert (starter.max_domains, starter.max_mailboxes, starter.max_aliases, starter.max_storage_mb) == (3, 10, 30, 10240)
+    assert (
+        starter.max_domains,
+        starter.max_mailboxes,
+        starter.max_aliases,
+        starter.max_storage_mb,
+    ) == (3, 10, 30, 10240)
     assert set(Plan.objects.values_list("slug", flat=True)) >= {"starter", "business", "enterprise"}
 
 
@@ -86,5 +95,8 @@ def test_usage_is_reported_against_the_plan(tenants):
 
     usage = organization_usage(organization=tenants.acme)
     assert {name: (item.used, item.limit) for name, item in usage.items()} == {
-        "domains": (0, 3), "mailboxes": (0, 10), "aliases": (0, 30), "storage_mb": (0, 10240),
+        "domains": (0, 3),
+        "mailboxes": (0, 10),
+        "aliases": (0, 30),
+        "storage_mb": (0, 10240),
     }

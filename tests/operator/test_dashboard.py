@@ -13,7 +13,11 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def server(db):
     return MailServer.objects.create(
-        name="mx-eu-1", api_url="http://127.0.0.1:9", api_key="k", capacity_mailboxes=4, version="2025-03"
+        name="mx-eu-1",
+        api_url="http://127.0.0.1:9",
+        api_key="k",
+        capacity_mailboxes=4,
+        version="2025-03",
     )
 
 
@@ -21,7 +25,9 @@ def test_organizations_are_counted_by_state(tenants):
     Organization.objects.filter(pk=tenants.globex.pk).update(status="suspended")
     dashboard = operator_dashboard()
     assert {value: count for value, _, count in dashboard.organizations_by_status} == {
-        "active": 1, "suspended": 1, "closed": 0,
+        "active": 1,
+        "suspended": 1,
+        "closed": 0,
     }
     assert dashboard.organizations_total == 2
 
@@ -44,7 +50,11 @@ def test_mailboxes_per_server_are_shown_against_capacity(tenants, server):
     domain.save()
     for name in ("a", "b", "c"):
         Mailbox.objects.create(
-            organization=tenants.acme, domain=domain, local_part=name, address=f"{name}@acme.test", quota_mb=100
+            organization=tenants.acme,
+            domain=domain,
+            local_part=name,
+            address=f"{name}@acme.test",
+            quota_mb=100,
         )
     # when the dashboard is computed
     [load] = operator_dashboard().servers
@@ -55,10 +65,19 @@ def test_mailboxes_per_server_are_shown_against_capacity(tenants, server):
 def test_the_outbox_backlog_and_errors_are_shown(ops_client, tenants, server):
     from django.utils import timezone
 
-    for status, error in (("pending", ""), ("pending", ""), ("failed", "Mailcow said: quota exceeded")):
+    for status, error in (
+        ("pending", ""),
+        ("pending", ""),
+        ("failed", "Mailcow said: quota exceeded"),
+    ):
         ProvisioningOp.objects.create(
-            organization=tenants.acme, mail_server=server, object_key="mailbox:x@acme.test",
-            kind="mailbox.create", status=status, last_error=error, next_attempt_at=timezone.now(),
+            organization=tenants.acme,
+            mail_server=server,
+            object_key="mailbox:x@acme.test",
+            kind="mailbox.create",
+            status=status,
+            last_error=error,
+            next_attempt_at=timezone.now(),
         )
     dashboard = operator_dashboard()
     assert dashboard.outbox["pending"] == 2 and dashboard.outbox["failed"] == 1
@@ -86,7 +105,11 @@ def test_the_dashboard_uses_billing_figures_when_billing_offers_them(tenants, mo
         raising=False,
     )
     dashboard = operator_dashboard()
-    assert (dashboard.mrr, dashboard.past_due_count, dashboard.mrr_source) == ([("eur", 4200)], 2, "subscriptions")
+    assert (dashboard.mrr, dashboard.past_due_count, dashboard.mrr_source) == (
+        [("eur", 4200)],
+        2,
+        "subscriptions",
+    )
 
 
 def test_the_server_list_shows_health_version_and_capacity(ops_client, server):
@@ -100,7 +123,9 @@ def test_the_server_list_shows_health_version_and_capacity(ops_client, server):
 
 def test_a_server_health_check_can_be_run_from_the_list(ops_client, server):
     response = ops_client.post(
-        "/operator/mailcow/mailserver/", {"action": "check_health", "_selected_action": [server.pk]}, follow=True
+        "/operator/mailcow/mailserver/",
+        {"action": "check_health", "_selected_action": [server.pk]},
+        follow=True,
     )
     assert b"0 of 1 server(s) healthy" in response.content
     server.refresh_from_db()

@@ -24,7 +24,14 @@ def test_organizations_can_be_searched_by_name_and_member_email(ops_client, tena
     assert b"Globex" in response.content and b">Acme<" not in response.content
 
 
-@pytest.mark.parametrize("query", ["status__exact=suspended", "plan__id__exact={plan}", "created_at__gte=2000-01-01+00%3A00%3A00%2B00%3A00"])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "status__exact=suspended",
+        "plan__id__exact={plan}",
+        "created_at__gte=2000-01-01+00%3A00%3A00%2B00%3A00",
+    ],
+)
 def test_organizations_can_be_filtered(ops_client, tenants, query):
     tiny = tiny_plan()
     tenants.globex.plan = tiny
@@ -57,7 +64,10 @@ def test_changing_the_plan_moves_the_organization_and_is_audited(ops_client, ten
     tenants.acme.refresh_from_db()
     assert tenants.acme.plan == business
     event = AuditEvent.objects.get(action="organization.plan_change")
-    assert event.organization == tenants.acme and event.data == {"from": "starter", "to": "business"}
+    assert event.organization == tenants.acme and event.data == {
+        "from": "starter",
+        "to": "business",
+    }
     assert event.actor_kind == "operator"
 
 
@@ -85,9 +95,13 @@ def test_the_plan_change_service_names_every_excess(tenants):
     actor = Actor.for_user(tenants.alice)
     domain_add(actor=actor, organization=tenants.acme, name="acme.test")
     domain_add(actor=actor, organization=tenants.acme, name="acme.example")
-    zero = Plan.objects.create(slug="zero", name="Zero", max_domains=0, max_mailboxes=0, max_aliases=0, max_storage_mb=0)
+    zero = Plan.objects.create(
+        slug="zero", name="Zero", max_domains=0, max_mailboxes=0, max_aliases=0, max_storage_mb=0
+    )
     with pytest.raises(PlanChangeRefused) as refused:
-        organization_plan_change(actor=Actor.system(), organization_id=tenants.acme.pk, plan_id=zero.pk)
+        organization_plan_change(
+            actor=Actor.system(), organization_id=tenants.acme.pk, plan_id=zero.pk
+        )
     assert refused.value.code == "plan_change_refused"
     assert refused.value.fields["problems"] == ["domains: uses 2, Zero allows 0"]
 

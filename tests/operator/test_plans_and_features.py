@@ -15,7 +15,9 @@ def test_a_plan_in_use_cannot_be_deleted(ops_client, tenants):
     assert response.status_code == 403
     assert ops_client.post(f"{PLANS}{starter.pk}/delete/", {"post": "yes"}).status_code == 403
     assert Plan.objects.filter(pk=starter.pk).exists()
-    assert b"retire it instead of deleting" in ops_client.get(f"{PLANS}{starter.pk}/change/").content
+    assert (
+        b"retire it instead of deleting" in ops_client.get(f"{PLANS}{starter.pk}/change/").content
+    )
 
 
 def test_bulk_delete_is_not_offered(ops_client, tenants):
@@ -24,7 +26,9 @@ def test_bulk_delete_is_not_offered(ops_client, tenants):
 
 
 def test_an_unused_plan_can_be_deleted(ops_client, tenants):
-    spare = Plan.objects.create(slug="spare", name="Spare", max_domains=1, max_mailboxes=1, max_aliases=1, max_storage_mb=1)
+    spare = Plan.objects.create(
+        slug="spare", name="Spare", max_domains=1, max_mailboxes=1, max_aliases=1, max_storage_mb=1
+    )
     ops_client.post(f"{PLANS}{spare.pk}/delete/", {"post": "yes"})
     assert not Plan.objects.filter(pk=spare.pk).exists()
 
@@ -34,28 +38,52 @@ def test_a_plan_in_use_can_be_retired_and_sold_again(ops_client, tenants):
     ops_client.post(PLANS, {"action": "retire_selected", "_selected_action": [starter.pk]})
     starter.refresh_from_db()
     assert starter.is_retired
-    assert b"Starter" not in ops_client.get("/").content.split(b'id="plans"')[1]  # not sold on the landing page
+    assert (
+        b"Starter" not in ops_client.get("/").content.split(b'id="plans"')[1]
+    )  # not sold on the landing page
     assert tenants.acme.plan.slug == "starter"  # customers keep it
     ops_client.post(PLANS, {"action": "unretire_selected", "_selected_action": [starter.pk]})
     starter.refresh_from_db()
     assert not starter.is_retired
-    assert list(AuditEvent.objects.filter(action__startswith="plan.").values_list("action", flat=True).order_by("pk")) == [
-        "plan.retire", "plan.unretire",
+    assert list(
+        AuditEvent.objects.filter(action__startswith="plan.")
+        .values_list("action", flat=True)
+        .order_by("pk")
+    ) == [
+        "plan.retire",
+        "plan.unretire",
     ]
 
 
 def test_plan_limits_prices_features_visibility_and_order_are_editable(ops_client, tenants):
     plan = Plan.objects.get(slug="starter")
     data = {
-        "name": "Starter", "slug": "starter", "description": "", "sort_order": 7,
-        "price_monthly_cents": 1200, "price_yearly_cents": 12000, "currency": "eur", "trial_days": 14,
-        "max_domains": 4, "max_mailboxes": 12, "max_aliases": 40, "max_storage_mb": 20480,
-        "features": ["api", "catch_all"], "is_public": "", "stripe_product_id": "", "stripe_price_id": "",
+        "name": "Starter",
+        "slug": "starter",
+        "description": "",
+        "sort_order": 7,
+        "price_monthly_cents": 1200,
+        "price_yearly_cents": 12000,
+        "currency": "eur",
+        "trial_days": 14,
+        "max_domains": 4,
+        "max_mailboxes": 12,
+        "max_aliases": 40,
+        "max_storage_mb": 20480,
+        "features": ["api", "catch_all"],
+        "is_public": "",
+        "stripe_product_id": "",
+        "stripe_price_id": "",
     }
     response = ops_client.post(f"{PLANS}{plan.pk}/change/", data)
     assert response.status_code == 302, response.content
     plan.refresh_from_db()
-    assert (plan.max_domains, plan.price_monthly_cents, plan.sort_order, plan.is_public) == (4, 1200, 7, False)
+    assert (plan.max_domains, plan.price_monthly_cents, plan.sort_order, plan.is_public) == (
+        4,
+        1200,
+        7,
+        False,
+    )
     assert plan.features == ["api", "catch_all"]
 
 
@@ -70,7 +98,10 @@ def test_email_hosting_is_on_until_switched_off(ops_client, tenants):
     # then it is off for everyone, at once
     assert not feature_enabled("email_hosting")
     assert not feature_enabled("email_hosting", tenants.acme)
-    assert AuditEvent.objects.get(action="feature.switch").data == {"name": "email_hosting", "enabled": False}
+    assert AuditEvent.objects.get(action="feature.switch").data == {
+        "name": "email_hosting",
+        "enabled": False,
+    }
     ops_client.post("/operator/switches/email_hosting/")
     assert feature_enabled("email_hosting")
 
@@ -87,9 +118,9 @@ def test_a_switched_off_feature_answers_like_a_missing_route(ops_client, tenants
 def test_the_portal_decorator_answers_404_when_a_feature_is_off(rf, tenants):
     from django.http import Http404, HttpResponse
 
+    from mailherd.core.actors import Actor
     from mailherd.operator.selectors import feature_view
     from mailherd.operator.services import feature_switch_set
-    from mailherd.core.actors import Actor
 
     @feature_view("email_hosting")
     def page(request):
