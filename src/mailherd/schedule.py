@@ -11,6 +11,10 @@ CELERY_BEAT_SCHEDULE: dict = {
     },
 }
 
+# DNS: each minute re-checks the domains whose id % period is this minute's slot.
+CELERY_BEAT_SCHEDULE["dns-recheck"] = {"task": "mailherd.dns.tasks.dns_recheck_task", "schedule": 60.0}
+CELERY_BEAT_SCHEDULE["dns-dmarc-stages"] = {"task": "mailherd.dns.tasks.dmarc_stages_apply_task", "schedule": 600.0}
+
 # Billing: dunning sweep (retries, emails, suspension; docs/billing.md), hourly share of the
 # Stripe re-sync (missed webhooks heal here), and webhook events whose handling failed.
 CELERY_BEAT_SCHEDULE["billing-dunning-sweep"] = {"task": "mailherd.billing.tasks.dunning_sweep_task", "schedule": 900.0}

@@ -149,9 +149,9 @@ async def _check_generic(session: CheckSession, record: Record) -> RecordResult:
     if record.type == "TXT":
         ok = record.value in found or _normal_tags(record.value) in {_normal_tags(v) for v in found}
     elif record.type == "SRV":
-        # The priority is the customer's to choose; weight, port and target must match.
-        want = record.value.lower().rstrip(".")
-        ok = any(v.split(" ", 1)[1] == want for v in found)
+        # Priority and weight are the customer's to choose; port and target must match.
+        want = record.value.lower().rstrip(".").split()[1:]
+        ok = any(v.split()[2:] == want for v in found)
     else:
         ok = record.value.lower().rstrip(".") in found
     if ok:
