@@ -17,8 +17,13 @@ def sim(mailcow_sim):  # noqa: F811
 @pytest.fixture
 def mail_server(db, sim):
     return MailServer.objects.create(
-        name="sim", api_url=sim.url, api_key=sim.api_key, hostname="mail.provider.test",
-        imap_host="imap.provider.test", smtp_host="smtp.provider.test", pop3_host="pop.provider.test",
+        name="sim",
+        api_url=sim.url,
+        api_key=sim.api_key,
+        hostname="mail.provider.test",
+        imap_host="imap.provider.test",
+        smtp_host="smtp.provider.test",
+        pop3_host="pop.provider.test",
         webmail_url="https://mail.provider.test/SOGo",
     )
 

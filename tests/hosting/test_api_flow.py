@@ -11,19 +11,26 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db]
 
 @pytest.fixture
 def api(client, tenants):
-    _token, plaintext = api_token_create(actor=Actor.for_user(tenants.alice), organization=tenants.acme, name="e2e")
+    _token, plaintext = api_token_create(
+        actor=Actor.for_user(tenants.alice), organization=tenants.acme, name="e2e"
+    )
 
     class Api:
         def call(self, method, path, json=None):
             response = getattr(client, method)(
-                "/api/v1" + path, data=json, content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {plaintext}"
+                "/api/v1" + path,
+                data=json,
+                content_type="application/json",
+                HTTP_AUTHORIZATION=f"Bearer {plaintext}",
             )
             return response.status_code, (response.json() if response.content else None)
 
     return Api()
 
 
-def test_domain_verify_dkim_ten_mailboxes_and_the_eleventh_refused(api, sim, mail_server, dns_nameserver):
+def test_domain_verify_dkim_ten_mailboxes_and_the_eleventh_refused(
+    api, sim, mail_server, dns_nameserver
+):
     # 1. add the domain: unverified, with its TXT record to publish
     status, domain = api.call("post", "/domains", {"name": "acme-e2e.test"})
     assert status == 201, domain
@@ -54,7 +61,9 @@ def test_domain_verify_dkim_ten_mailboxes_and_the_eleventh_refused(api, sim, mai
 
     # 4. ten mailboxes (the starter plan's limit)
     for number in range(10):
-        status, body = api.call("post", "/mailboxes", {"address": f"user{number}@acme-e2e.test", "quota_mb": 512})
+        status, body = api.call(
+            "post", "/mailboxes", {"address": f"user{number}@acme-e2e.test", "quota_mb": 512}
+        )
         assert status == 201, body
         assert body["status"] == "pending" and len(body["password"]) >= 10
     outbox_drain()
@@ -64,7 +73,9 @@ def test_domain_verify_dkim_ten_mailboxes_and_the_eleventh_refused(api, sim, mai
 
     # 5. the eleventh is refused before Mailcow is called
     before = sim.request_count()
-    status, error = api.call("post", "/mailboxes", {"address": "user10@acme-e2e.test", "quota_mb": 512})
+    status, error = api.call(
+        "post", "/mailboxes", {"address": "user10@acme-e2e.test", "quota_mb": 512}
+    )
     assert status == 409
     assert error["code"] == "plan_limit_exceeded"
     assert (error["limit_name"], error["limit"], error["used"]) == ("mailboxes", 10, 10)

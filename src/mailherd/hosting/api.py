@@ -115,7 +115,11 @@ def _domain_out(domain) -> dict:
         "unicode_name": domain.unicode_name,
         "status": domain.status,
         "verified": domain.is_verified,
-        "verification": {"type": "TXT", "name": domain.verification_record_name, "value": domain.verification_record_value},
+        "verification": {
+            "type": "TXT",
+            "name": domain.verification_record_name,
+            "value": domain.verification_record_value,
+        },
         "records": [{**record.as_dict(), "status": status} for record in domain_records(domain)],
         "last_error": domain.last_error or domain.last_verification_error,
     }
@@ -164,7 +168,9 @@ def domains_list(request):
 
 @router.post("/domains", response={201: DomainOut, 409: ErrorOut, 422: ErrorOut})
 def domains_add(request, body: DomainIn):
-    domain = services.domain_add(actor=request.actor, organization=request.organization, name=body.name)
+    domain = services.domain_add(
+        actor=request.actor, organization=request.organization, name=body.name
+    )
     return Status(201, _domain_out(domain))
 
 
@@ -194,7 +200,9 @@ def domains_check(request, name: str):
 @router.delete("/domains/{name}", response={204: None, 404: ErrorOut, 422: ErrorOut})
 def domains_delete(request, name: str, confirm: str | None = None):
     """Remove the domain with its mailboxes and aliases. `confirm` must repeat the name (defaults to it for scripts)."""
-    services.domain_delete(actor=request.actor, organization=request.organization, name=name, confirm=confirm or name)
+    services.domain_delete(
+        actor=request.actor, organization=request.organization, name=name, confirm=confirm or name
+    )
     return Status(204, None)
 
 
@@ -202,19 +210,35 @@ def domains_delete(request, name: str, confirm: str | None = None):
 
 
 @router.get("/mailboxes", response=list[MailboxOut])
-def mailboxes_list(request, domain: str | None = None, search: str = "", limit: int = 100, offset: int = 0):
+def mailboxes_list(
+    request, domain: str | None = None, search: str = "", limit: int = 100, offset: int = 0
+):
     limit = max(1, min(limit, 1000))
-    rows = selectors.mailbox_list(organization=request.organization, domain=domain, search=search)[offset : offset + limit]
+    rows = selectors.mailbox_list(organization=request.organization, domain=domain, search=search)[
+        offset : offset + limit
+    ]
     return [_mailbox_out(m, request.organization) for m in rows]
 
 
-@router.post("/mailboxes", response={201: MailboxCreatedOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut})
+@router.post(
+    "/mailboxes", response={201: MailboxCreatedOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
+)
 def mailboxes_create(request, body: MailboxIn):
     mailbox, password = services.mailbox_create(
-        actor=request.actor, organization=request.organization, address=body.address,
-        password=body.password, quota_mb=body.quota_mb, name=body.name,
+        actor=request.actor,
+        organization=request.organization,
+        address=body.address,
+        password=body.password,
+        quota_mb=body.quota_mb,
+        name=body.name,
     )
-    return Status(201, {**_mailbox_out(mailbox, request.organization), "password": None if body.password else password})
+    return Status(
+        201,
+        {
+            **_mailbox_out(mailbox, request.organization),
+            "password": None if body.password else password,
+        },
+    )
 
 
 def _mailbox_or_404(request, address):
@@ -229,11 +253,18 @@ def mailboxes_get(request, address: str):
     return _mailbox_out(_mailbox_or_404(request, address), request.organization)
 
 
-@router.patch("/mailboxes/{address}", response={200: MailboxOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut})
+@router.patch(
+    "/mailboxes/{address}", response={200: MailboxOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
+)
 def mailboxes_update(request, address: str, body: MailboxPatch):
     mailbox = services.mailbox_update(
-        actor=request.actor, organization=request.organization, address=address,
-        password=body.password, quota_mb=body.quota_mb, name=body.name, enabled=body.active,
+        actor=request.actor,
+        organization=request.organization,
+        address=address,
+        password=body.password,
+        quota_mb=body.quota_mb,
+        name=body.name,
+        enabled=body.active,
     )
     return _mailbox_out(mailbox, request.organization)
 
@@ -248,16 +279,26 @@ def mailboxes_delete(request, address: str):
 
 
 @router.get("/aliases", response=list[AliasOut])
-def aliases_list(request, domain: str | None = None, search: str = "", limit: int = 100, offset: int = 0):
+def aliases_list(
+    request, domain: str | None = None, search: str = "", limit: int = 100, offset: int = 0
+):
     limit = max(1, min(limit, 1000))
-    rows = selectors.alias_list(organization=request.organization, domain=domain, search=search)[offset : offset + limit]
+    rows = selectors.alias_list(organization=request.organization, domain=domain, search=search)[
+        offset : offset + limit
+    ]
     return [_alias_out(a) for a in rows]
 
 
-@router.post("/aliases", response={201: AliasOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut})
+@router.post(
+    "/aliases", response={201: AliasOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
+)
 def aliases_create(request, body: AliasIn):
     alias = services.alias_create(
-        actor=request.actor, organization=request.organization, address=body.address, goto=body.goto, enabled=body.active
+        actor=request.actor,
+        organization=request.organization,
+        address=body.address,
+        goto=body.goto,
+        enabled=body.active,
     )
     return Status(201, _alias_out(alias))
 
@@ -274,10 +315,16 @@ def aliases_get(request, address: str):
     return _alias_out(_alias_or_404(request, address))
 
 
-@router.patch("/aliases/{address}", response={200: AliasOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut})
+@router.patch(
+    "/aliases/{address}", response={200: AliasOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut}
+)
 def aliases_update(request, address: str, body: AliasPatch):
     alias = services.alias_update(
-        actor=request.actor, organization=request.organization, address=address, goto=body.goto, enabled=body.active
+        actor=request.actor,
+        organization=request.organization,
+        address=address,
+        goto=body.goto,
+        enabled=body.active,
     )
     return _alias_out(alias)
 
@@ -293,4 +340,7 @@ def aliases_delete(request, address: str):
 
 @router.get("/usage", response=UsageOut)
 def usage(request):
-    return {name: {"used": item.used, "limit": item.limit} for name, item in organization_usage(organization=request.organization).items()}
+    return {
+        name: {"used": item.used, "limit": item.limit}
+        for name, item in organization_usage(organization=request.organization).items()
+    }

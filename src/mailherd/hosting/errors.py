@@ -1,6 +1,19 @@
-from mailherd.core.errors import Conflict, DomainNotVerified, DomainTaken, InvalidAddress, PlanLimitExceeded
+from mailherd.core.errors import (
+    Conflict,
+    DomainNotVerified,
+    DomainTaken,
+    InvalidAddress,
+    PlanLimitExceeded,
+)
 
-__all__ = ["AddressInUse", "DomainNotVerified", "DomainTaken", "InvalidAddress", "PlanLimitExceeded", "NoMailServer"]
+__all__ = [
+    "AddressInUse",
+    "DomainNotVerified",
+    "DomainTaken",
+    "InvalidAddress",
+    "PlanLimitExceeded",
+    "NoMailServer",
+]
 
 
 class AddressInUse(Conflict):

@@ -2,7 +2,11 @@ from django import forms
 
 
 class DomainForm(forms.Form):
-    name = forms.CharField(label="Domain name", required=False, help_text="e.g. example.com — international names are fine")
+    name = forms.CharField(
+        label="Domain name",
+        required=False,
+        help_text="e.g. example.com — international names are fine",
+    )
 
 
 class DomainDeleteForm(forms.Form):
@@ -15,7 +19,9 @@ class MailboxCreateForm(forms.Form):
     name = forms.CharField(label="Display name", required=False)
     quota_mb = forms.IntegerField(label="Storage (MiB)", required=False, min_value=1)
     password = forms.CharField(
-        label="Password", required=False, widget=forms.PasswordInput(render_value=False),
+        label="Password",
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
         help_text="Leave empty to generate a strong one (shown once).",
     )
 
@@ -32,15 +38,21 @@ class MailboxEditForm(forms.Form):
 
 class PasswordForm(forms.Form):
     password = forms.CharField(
-        label="New password", required=False, widget=forms.PasswordInput(render_value=False),
+        label="New password",
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
         help_text="Leave empty to generate one (shown once).",
     )
 
 
 class AliasForm(forms.Form):
-    address = forms.CharField(label="Alias address", required=False, help_text="name@domain, or @domain for a catch-all")
+    address = forms.CharField(
+        label="Alias address", required=False, help_text="name@domain, or @domain for a catch-all"
+    )
     goto = forms.CharField(
-        label="Deliver to", required=False, widget=forms.Textarea(attrs={"rows": 3}),
+        label="Deliver to",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
         help_text="One or more addresses, separated by commas or new lines.",
     )
     enabled = forms.BooleanField(label="Enabled", required=False, initial=True)

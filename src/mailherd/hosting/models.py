@@ -19,7 +19,9 @@ class Domain(models.Model):
         ACTIVE = "active", "Active"
         ERROR = "error", "Error"
 
-    organization = models.ForeignKey("tenancy.Organization", on_delete=models.CASCADE, related_name="domains")
+    organization = models.ForeignKey(
+        "tenancy.Organization", on_delete=models.CASCADE, related_name="domains"
+    )
     name = models.CharField(max_length=253, help_text="ASCII (punycode), lower case")
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.UNVERIFIED)
     verification_token = models.CharField(max_length=64)
@@ -27,7 +29,11 @@ class Domain(models.Model):
     last_verification_at = models.DateTimeField(null=True, blank=True)
     last_verification_error = models.CharField(max_length=500, blank=True)
     mail_server = models.ForeignKey(
-        "mailcow.MailServer", null=True, blank=True, on_delete=models.PROTECT, related_name="domains"
+        "mailcow.MailServer",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="domains",
     )
     dkim_selector = models.CharField(max_length=63, default="dkim")
     dkim_txt = models.TextField(blank=True, help_text="The DKIM TXT value from Mailcow")
@@ -40,7 +46,9 @@ class Domain(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["organization", "name"], name="domain_unique_per_org"),
             # Once verified, a name belongs to one organization; unverified claims block nobody.
-            models.UniqueConstraint(fields=["name"], condition=Q(verified_at__isnull=False), name="domain_verified_once"),
+            models.UniqueConstraint(
+                fields=["name"], condition=Q(verified_at__isnull=False), name="domain_verified_once"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -66,14 +74,20 @@ class Domain(models.Model):
 
 
 class Mailbox(models.Model):
-    organization = models.ForeignKey("tenancy.Organization", on_delete=models.CASCADE, related_name="mailboxes")
+    organization = models.ForeignKey(
+        "tenancy.Organization", on_delete=models.CASCADE, related_name="mailboxes"
+    )
     domain = models.ForeignKey(Domain, on_delete=models.CASCADE, related_name="mailboxes")
     local_part = models.CharField(max_length=64)
     address = models.CharField(max_length=320, unique=True)
     name = models.CharField(max_length=255, blank=True)
     quota_mb = models.PositiveIntegerField()
-    enabled = models.BooleanField(default=True, help_text="The customer's switch; suspension is separate")
-    sync_status = models.CharField(max_length=20, choices=SyncStatus.choices, default=SyncStatus.PENDING)
+    enabled = models.BooleanField(
+        default=True, help_text="The customer's switch; suspension is separate"
+    )
+    sync_status = models.CharField(
+        max_length=20, choices=SyncStatus.choices, default=SyncStatus.PENDING
+    )
     last_error = models.TextField(blank=True)
     quota_used_bytes = models.PositiveBigIntegerField(default=0)
     messages = models.PositiveIntegerField(default=0)
@@ -95,12 +109,18 @@ class Mailbox(models.Model):
 
 
 class Alias(models.Model):
-    organization = models.ForeignKey("tenancy.Organization", on_delete=models.CASCADE, related_name="aliases")
+    organization = models.ForeignKey(
+        "tenancy.Organization", on_delete=models.CASCADE, related_name="aliases"
+    )
     domain = models.ForeignKey(Domain, on_delete=models.CASCADE, related_name="aliases")
-    address = models.CharField(max_length=320, unique=True, help_text="local@domain, or @domain for a catch-all")
+    address = models.CharField(
+        max_length=320, unique=True, help_text="local@domain, or @domain for a catch-all"
+    )
     goto = models.JSONField(default=list)
     enabled = models.BooleanField(default=True)
-    sync_status = models.CharField(max_length=20, choices=SyncStatus.choices, default=SyncStatus.PENDING)
+    sync_status = models.CharField(
+        max_length=20, choices=SyncStatus.choices, default=SyncStatus.PENDING
+    )
     last_error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -142,10 +162,18 @@ class ProvisioningOp(models.Model):
         ALIAS_DELETE = "alias.delete"
 
     organization = models.ForeignKey(
-        "tenancy.Organization", null=True, blank=True, on_delete=models.SET_NULL, related_name="provisioning_ops"
+        "tenancy.Organization",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="provisioning_ops",
     )
     mail_server = models.ForeignKey(
-        "mailcow.MailServer", null=True, blank=True, on_delete=models.SET_NULL, related_name="provisioning_ops"
+        "mailcow.MailServer",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="provisioning_ops",
     )
     object_key = models.CharField(max_length=400, help_text='e.g. "mailbox:alice@acme.test"')
     kind = models.CharField(max_length=30, choices=Kind.choices)
@@ -180,7 +208,9 @@ class DriftReport(models.Model):
         UNKNOWN_ALIAS = "unknown_alias", "Alias on the server that Mailherd does not know"
         REPAIRED = "repaired", "Drift on an object Mailherd owns, repaired"
 
-    mail_server = models.ForeignKey("mailcow.MailServer", on_delete=models.CASCADE, related_name="drift_reports")
+    mail_server = models.ForeignKey(
+        "mailcow.MailServer", on_delete=models.CASCADE, related_name="drift_reports"
+    )
     kind = models.CharField(max_length=30, choices=Kind.choices)
     identifier = models.CharField(max_length=400)
     detail = models.TextField(blank=True)
@@ -191,7 +221,9 @@ class DriftReport(models.Model):
     class Meta:
         ordering = ["-last_seen_at"]
         constraints = [
-            models.UniqueConstraint(fields=["mail_server", "kind", "identifier"], name="drift_unique"),
+            models.UniqueConstraint(
+                fields=["mail_server", "kind", "identifier"], name="drift_unique"
+            ),
         ]
 
     def __str__(self) -> str:

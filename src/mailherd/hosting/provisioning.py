@@ -25,6 +25,7 @@ from mailherd.mailcow.client import (
     MailcowConnectionError,
     MailcowError,
     MailcowNotFound,
+    MailcowQuotaError,
     MailcowRateLimited,
     MailcowServerError,
 )
@@ -71,21 +72,30 @@ def _backoff(attempts: int) -> timedelta:
 def _claim_next() -> ProvisioningOp | None:
     """Claim the oldest runnable row: due, and with no earlier unfinished row for its object or domain."""
     now = timezone.now()
-    candidates = ProvisioningOp.objects.filter(status=ProvisioningOp.Status.PENDING, next_attempt_at__lte=now).order_by("id")
+    candidates = ProvisioningOp.objects.filter(
+        status=ProvisioningOp.Status.PENDING, next_attempt_at__lte=now
+    ).order_by("id")
     for op in candidates[:CANDIDATES_PER_PASS]:
         keys = {op.object_key, domain_key(op.payload.get("domain", ""))}
-        blockers = ProvisioningOp.objects.filter(id__lt=op.id, status__in=ACTIVE_STATES, object_key__in=keys)
+        blockers = ProvisioningOp.objects.filter(
+            id__lt=op.id, status__in=ACTIVE_STATES, object_key__in=keys
+        )
         if op.kind == ProvisioningOp.Kind.DOMAIN_DELETE:
             # Children already being applied must finish before their domain goes.
             blockers = ProvisioningOp.objects.filter(
-                Q(object_key__in=keys) | Q(payload__domain=op.payload.get("domain"), status=ProvisioningOp.Status.IN_PROGRESS),
-                id__lt=op.id, status__in=ACTIVE_STATES,
+                Q(object_key__in=keys)
+                | Q(
+                    payload__domain=op.payload.get("domain"),
+                    status=ProvisioningOp.Status.IN_PROGRESS,
+                ),
+                id__lt=op.id,
+                status__in=ACTIVE_STATES,
             )
         if blockers.exists():
             continue
-        claimed = ProvisioningOp.objects.filter(pk=op.pk, status=ProvisioningOp.Status.PENDING).update(
-            status=ProvisioningOp.Status.IN_PROGRESS, claimed_at=now, attempts=op.attempts + 1
-        )
+        claimed = ProvisioningOp.objects.filter(
+            pk=op.pk, status=ProvisioningOp.Status.PENDING
+        ).update(status=ProvisioningOp.Status.IN_PROGRESS, claimed_at=now, attempts=op.attempts + 1)
         if claimed == 1:
             op.refresh_from_db()
             return op
@@ -151,7 +161,9 @@ def outbox_retry_now(*, server: MailServer | None = None) -> int:
 def _retry_later(op: ProvisioningOp, error: str) -> None:
     logger.info("outbox %s %s: will retry: %s", op.kind, op.object_key, error)
     ProvisioningOp.objects.filter(pk=op.pk).update(
-        status=ProvisioningOp.Status.PENDING, next_attempt_at=timezone.now() + _backoff(op.attempts), last_error=error[:2000]
+        status=ProvisioningOp.Status.PENDING,
+        next_attempt_at=timezone.now() + _backoff(op.attempts),
+        last_error=error[:2000],
     )
 
 
@@ -169,7 +181,9 @@ def _done(op: ProvisioningOp) -> None:
         ProvisioningOp.objects.filter(pk=op.pk).update(
             status=ProvisioningOp.Status.DONE, applied_at=timezone.now(), last_error="", secret=""
         )
-        later = ProvisioningOp.objects.filter(object_key=op.object_key, id__gt=op.id, status__in=ACTIVE_STATES).exists()
+        later = ProvisioningOp.objects.filter(
+            object_key=op.object_key, id__gt=op.id, status__in=ACTIVE_STATES
+        ).exists()
         if not later:
             _mark_object(op, SyncStatus.ACTIVE, "")
 
@@ -177,12 +191,16 @@ def _done(op: ProvisioningOp) -> None:
 def _mark_object(op: ProvisioningOp, status: str, error: str) -> None:
     kind, _, identifier = op.object_key.partition(":")
     if kind == "mailbox":
-        Mailbox.objects.filter(address=identifier).update(sync_status=status, last_error=error[:2000])
+        Mailbox.objects.filter(address=identifier).update(
+            sync_status=status, last_error=error[:2000]
+        )
     elif kind == "alias":
         Alias.objects.filter(address=identifier).update(sync_status=status, last_error=error[:2000])
     elif kind == "domain" and op.kind != ProvisioningOp.Kind.DOMAIN_DELETE:
         domain_status = Domain.Status.ACTIVE if status == SyncStatus.ACTIVE else Domain.Status.ERROR
-        Domain.objects.filter(name=identifier, verified_at__isnull=False).update(status=domain_status, last_error=error[:2000])
+        Domain.objects.filter(name=identifier, verified_at__isnull=False).update(
+            status=domain_status, last_error=error[:2000]
+        )
 
 
 # -- which server -------------------------------------------------------------
@@ -193,9 +211,11 @@ def _server_for(op: ProvisioningOp) -> MailServer | None:
     if op.kind == ProvisioningOp.Kind.DOMAIN_DELETE:
         server_id = op.payload.get("server_id")
         return MailServer.objects.filter(pk=server_id).first() if server_id else None
-    domain = Domain.objects.select_related("mail_server", "organization").filter(
-        name=op.payload.get("domain"), verified_at__isnull=False
-    ).first()
+    domain = (
+        Domain.objects.select_related("mail_server", "organization")
+        .filter(name=op.payload.get("domain"), verified_at__isnull=False)
+        .first()
+    )
     if domain is None:
         return None  # gone since: handlers treat a missing object as nothing to do
     if domain.mail_server is None:
@@ -218,10 +238,37 @@ def _server_for(op: ProvisioningOp) -> MailServer | None:
 # -- handlers -------------------------------------------------------------------
 
 
+# Mailcow's per-domain limits that Mailherd sets from the plan; when one trips
+# (the plan changed and the domain's limits were not updated yet), the
+# handler brings the domain up to date and tries once more.
+DOMAIN_LIMIT_KEYS = {
+    "max_mailbox_exceeded",
+    "mailbox_quota_left_exceeded",
+    "mailbox_quota_exceeded",
+    "max_alias_exceeded",
+}
+
+
+def _with_domain_limits_refreshed(op, client, server, apply) -> None:
+    try:
+        apply()
+    except MailcowQuotaError as exc:
+        if exc.msg_key not in DOMAIN_LIMIT_KEYS:
+            raise
+        _sync_domain_named(op.payload["domain"], client)
+        apply()
+
+
 def _sync_domain(op, client, server) -> None:
-    domain = Domain.objects.select_related("organization__plan").filter(
-        name=op.payload["domain"], verified_at__isnull=False
-    ).first()
+    _sync_domain_named(op.payload["domain"], client)
+
+
+def _sync_domain_named(name, client) -> None:
+    domain = (
+        Domain.objects.select_related("organization__plan")
+        .filter(name=name, verified_at__isnull=False)
+        .first()
+    )
     if domain is None or client is None:
         return
     plan = domain.organization.plan
@@ -275,18 +322,28 @@ def _sync_mailbox(op, client, server) -> None:
     mailbox = Mailbox.objects.select_related("organization").filter(address=address).first()
     if mailbox is None or client is None:
         return  # deleted since; its delete row follows
-    desired = {"quota_mib": mailbox.quota_mb, "name": mailbox.name, "active": _desired_active(mailbox)}
+    desired = {
+        "quota_mib": mailbox.quota_mb,
+        "name": mailbox.name,
+        "active": _desired_active(mailbox),
+    }
     password = op.secret or None
-    existing = client.get_mailbox(address)
-    if existing is None:
-        if password is None:
-            raise Permanent("The mailbox is missing on the server and no password is known: set a new password.")
-        try:
-            client.add_mailbox(address, password=password, **desired)
-            return
-        except MailcowAlreadyExists:
-            pass  # created by an earlier attempt whose answer was lost
-    client.edit_mailbox(address, password=password, **desired)
+
+    def apply():
+        existing = client.get_mailbox(address)
+        if existing is None:
+            if password is None:
+                raise Permanent(
+                    "The mailbox is missing on the server and no password is known: set a new password."
+                )
+            try:
+                client.add_mailbox(address, password=password, **desired)
+                return
+            except MailcowAlreadyExists:
+                pass  # created by an earlier attempt whose answer was lost
+        client.edit_mailbox(address, password=password, **desired)
+
+    _with_domain_limits_refreshed(op, client, server, apply)
 
 
 def _delete_mailbox(op, client, server) -> None:
@@ -299,16 +356,20 @@ def _sync_alias(op, client, server) -> None:
     alias = Alias.objects.filter(address=address).first()
     if alias is None or client is None:
         return
-    existing = client.get_alias(address)
-    if existing is None:
-        try:
-            client.add_alias(address, alias.goto, active=alias.enabled)
-            return
-        except MailcowAlreadyExists:
-            existing = client.get_alias(address)
-            if existing is None:
-                raise Permanent(f"{address} is already a mailbox on the server.")
-    client.edit_alias(existing.id, goto=alias.goto, active=alias.enabled)
+
+    def apply():
+        existing = client.get_alias(address)
+        if existing is None:
+            try:
+                client.add_alias(address, alias.goto, active=alias.enabled)
+                return
+            except MailcowAlreadyExists:
+                existing = client.get_alias(address)
+                if existing is None:
+                    raise Permanent(f"{address} is already a mailbox on the server.")
+        client.edit_alias(existing.id, goto=alias.goto, active=alias.enabled)
+
+    _with_domain_limits_refreshed(op, client, server, apply)
 
 
 def _delete_alias(op, client, server) -> None:

@@ -31,8 +31,9 @@ class ReconcileResult:
 def _busy_keys() -> set[str]:
     """Objects with changes still on their way: not drift, just not applied yet."""
     return set(
-        ProvisioningOp.objects.filter(status__in=(ProvisioningOp.Status.PENDING, ProvisioningOp.Status.IN_PROGRESS))
-        .values_list("object_key", flat=True)
+        ProvisioningOp.objects.filter(
+            status__in=(ProvisioningOp.Status.PENDING, ProvisioningOp.Status.IN_PROGRESS)
+        ).values_list("object_key", flat=True)
     )
 
 
@@ -45,8 +46,15 @@ def reconcile_server(*, server: MailServer) -> ReconcileResult:
     result = ReconcileResult()
     now = timezone.now()
 
-    domains = {d.name: d for d in Domain.objects.filter(mail_server=server, verified_at__isnull=False).select_related("organization")}
-    mailboxes = Mailbox.objects.filter(domain__mail_server=server).select_related("organization", "domain")
+    domains = {
+        d.name: d
+        for d in Domain.objects.filter(
+            mail_server=server, verified_at__isnull=False
+        ).select_related("organization")
+    }
+    mailboxes = Mailbox.objects.filter(domain__mail_server=server).select_related(
+        "organization", "domain"
+    )
     aliases = Alias.objects.filter(domain__mail_server=server).select_related("domain")
 
     with transaction.atomic():
@@ -55,8 +63,12 @@ def reconcile_server(*, server: MailServer) -> ReconcileResult:
                 continue
             remote = remote_domains.get(name)
             if remote is None or not remote.active or not domain.dkim_txt:
-                result.repaired.append(f"domain {name}: {'missing' if remote is None else 'inactive or no DKIM'}")
-                _repair(ProvisioningOp.Kind.DOMAIN_UPDATE, domain_key(name), domain.organization, name)
+                result.repaired.append(
+                    f"domain {name}: {'missing' if remote is None else 'inactive or no DKIM'}"
+                )
+                _repair(
+                    ProvisioningOp.Kind.DOMAIN_UPDATE, domain_key(name), domain.organization, name
+                )
         for mailbox in mailboxes:
             if mailbox_key(mailbox.address) in busy or domain_key(mailbox.domain.name) in busy:
                 continue
@@ -73,23 +85,51 @@ def reconcile_server(*, server: MailServer) -> ReconcileResult:
             if problem:
                 result.repaired.append(f"mailbox {mailbox.address}: {problem}")
                 Mailbox.objects.filter(pk=mailbox.pk).update(sync_status=SyncStatus.PENDING)
-                _repair(ProvisioningOp.Kind.MAILBOX_UPDATE, mailbox_key(mailbox.address), mailbox.organization, mailbox.domain.name)
+                _repair(
+                    ProvisioningOp.Kind.MAILBOX_UPDATE,
+                    mailbox_key(mailbox.address),
+                    mailbox.organization,
+                    mailbox.domain.name,
+                )
             else:
                 Mailbox.objects.filter(pk=mailbox.pk).update(
-                    quota_used_bytes=remote.quota_used_bytes, messages=remote.messages, usage_refreshed_at=now
+                    quota_used_bytes=remote.quota_used_bytes,
+                    messages=remote.messages,
+                    usage_refreshed_at=now,
                 )
         for alias in aliases:
             if alias_key(alias.address) in busy or domain_key(alias.domain.name) in busy:
                 continue
             remote = remote_aliases.get(alias.address)
-            if remote is None or sorted(remote.goto) != sorted(alias.goto) or remote.active != alias.enabled:
-                result.repaired.append(f"alias {alias.address}: {'missing' if remote is None else 'changed'}")
+            if (
+                remote is None
+                or sorted(remote.goto) != sorted(alias.goto)
+                or remote.active != alias.enabled
+            ):
+                result.repaired.append(
+                    f"alias {alias.address}: {'missing' if remote is None else 'changed'}"
+                )
                 Alias.objects.filter(pk=alias.pk).update(sync_status=SyncStatus.PENDING)
-                _repair(ProvisioningOp.Kind.ALIAS_UPDATE, alias_key(alias.address), alias.organization, alias.domain.name)
+                _repair(
+                    ProvisioningOp.Kind.ALIAS_UPDATE,
+                    alias_key(alias.address),
+                    alias.organization,
+                    alias.domain.name,
+                )
 
-        known_mailboxes = set(Mailbox.objects.filter(address__in=list(remote_mailboxes)).values_list("address", flat=True))
-        known_aliases = set(Alias.objects.filter(address__in=list(remote_aliases)).values_list("address", flat=True))
-        known_domains = set(Domain.objects.filter(name__in=list(remote_domains), verified_at__isnull=False).values_list("name", flat=True))
+        known_mailboxes = set(
+            Mailbox.objects.filter(address__in=list(remote_mailboxes)).values_list(
+                "address", flat=True
+            )
+        )
+        known_aliases = set(
+            Alias.objects.filter(address__in=list(remote_aliases)).values_list("address", flat=True)
+        )
+        known_domains = set(
+            Domain.objects.filter(
+                name__in=list(remote_domains), verified_at__isnull=False
+            ).values_list("name", flat=True)
+        )
         for kind, remote, known, prefix in (
             (DriftReport.Kind.UNKNOWN_DOMAIN, remote_domains, known_domains, "domain"),
             (DriftReport.Kind.UNKNOWN_MAILBOX, remote_mailboxes, known_mailboxes, "mailbox"),
@@ -104,14 +144,21 @@ def reconcile_server(*, server: MailServer) -> ReconcileResult:
                 _report(server, kind, identifier, now)
         for line in result.repaired:
             DriftReport.objects.update_or_create(
-                mail_server=server, kind=DriftReport.Kind.REPAIRED, identifier=line[:400],
+                mail_server=server,
+                kind=DriftReport.Kind.REPAIRED,
+                identifier=line[:400],
                 defaults={"detail": "queued for repair", "resolved_at": now},
             )
         # Unknown objects that have since disappeared (or been adopted) are resolved.
         DriftReport.objects.filter(mail_server=server, resolved_at__isnull=True).exclude(
             identifier__in=[line.split(" ", 1)[1] for line in result.unknown]
         ).exclude(kind=DriftReport.Kind.REPAIRED).update(resolved_at=now)
-    logger.info("reconciled %s: %d repaired, %d unknown", server.name, len(result.repaired), len(result.unknown))
+    logger.info(
+        "reconciled %s: %d repaired, %d unknown",
+        server.name,
+        len(result.repaired),
+        len(result.unknown),
+    )
     return result
 
 
@@ -121,6 +168,8 @@ def _repair(kind, key, organization, domain_name) -> None:
 
 def _report(server, kind, identifier, now) -> None:
     DriftReport.objects.update_or_create(
-        mail_server=server, kind=kind, identifier=identifier[:400],
+        mail_server=server,
+        kind=kind,
+        identifier=identifier[:400],
         defaults={"resolved_at": None, "detail": "on the server, not in Mailherd"},
     )

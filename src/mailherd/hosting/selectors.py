@@ -10,31 +10,48 @@ def hosting_usage_counts(*, organization) -> dict[str, int]:
         "domains": Domain.objects.filter(organization=organization).count(),
         "mailboxes": Mailbox.objects.filter(organization=organization).count(),
         "aliases": Alias.objects.filter(organization=organization).count(),
-        "storage_mb": Mailbox.objects.filter(organization=organization).aggregate(total=Sum("quota_mb"))["total"] or 0,
+        "storage_mb": Mailbox.objects.filter(organization=organization).aggregate(
+            total=Sum("quota_mb")
+        )["total"]
+        or 0,
     }
 
 
 def domain_list(*, organization):
-    return Domain.objects.filter(organization=organization).select_related("mail_server").order_by("name")
+    return (
+        Domain.objects.filter(organization=organization)
+        .select_related("mail_server")
+        .order_by("name")
+    )
 
 
 def domain_get(*, organization, name: str) -> Domain | None:
-    from mailherd.hosting.validation import clean_domain_name
     from mailherd.core.errors import InvalidAddress
+    from mailherd.hosting.validation import clean_domain_name
 
     try:
         ascii_name = clean_domain_name(name)
     except InvalidAddress:
         return None
-    return Domain.objects.filter(organization=organization, name=ascii_name).select_related("mail_server").first()
+    return (
+        Domain.objects.filter(organization=organization, name=ascii_name)
+        .select_related("mail_server")
+        .first()
+    )
 
 
 def mailbox_list(*, organization, domain: str | None = None, search: str = ""):
-    queryset = Mailbox.objects.filter(organization=organization).select_related("domain").order_by("address")
+    queryset = (
+        Mailbox.objects.filter(organization=organization)
+        .select_related("domain")
+        .order_by("address")
+    )
     if domain:
         queryset = queryset.filter(domain__name=domain.strip().lower())
     if search:
-        queryset = queryset.filter(Q(address__icontains=search.strip()) | Q(name__icontains=search.strip()))
+        queryset = queryset.filter(
+            Q(address__icontains=search.strip()) | Q(name__icontains=search.strip())
+        )
     return queryset
 
 
@@ -47,7 +64,9 @@ def mailbox_get(*, organization, address: str) -> Mailbox | None:
 
 
 def alias_list(*, organization, domain: str | None = None, search: str = ""):
-    queryset = Alias.objects.filter(organization=organization).select_related("domain").order_by("address")
+    queryset = (
+        Alias.objects.filter(organization=organization).select_related("domain").order_by("address")
+    )
     if domain:
         queryset = queryset.filter(domain__name=domain.strip().lower())
     if search:
@@ -56,12 +75,16 @@ def alias_list(*, organization, domain: str | None = None, search: str = ""):
 
 
 def alias_get(*, organization, address: str) -> Alias | None:
-    return Alias.objects.filter(organization=organization, address=(address or "").strip().lower()).first()
+    return Alias.objects.filter(
+        organization=organization, address=(address or "").strip().lower()
+    ).first()
 
 
 def object_errors(*, organization):
     """Parked outbox rows of the organization, newest first: what Mailcow refused and why."""
-    return ProvisioningOp.objects.filter(organization=organization, status=ProvisioningOp.Status.FAILED).order_by("-id")
+    return ProvisioningOp.objects.filter(
+        organization=organization, status=ProvisioningOp.Status.FAILED
+    ).order_by("-id")
 
 
 def mailbox_status(mailbox: Mailbox, *, organization) -> str:

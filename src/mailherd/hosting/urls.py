@@ -13,7 +13,9 @@ urlpatterns = [
     path(ORG + "mailboxes/", views.mailbox_list, name="mailbox_list"),
     path(ORG + "mailboxes/new/", views.mailbox_create, name="mailbox_create"),
     path(ORG + "mailboxes/<str:address>/", views.mailbox_detail, name="mailbox_detail"),
-    path(ORG + "mailboxes/<str:address>/password/", views.mailbox_password, name="mailbox_password"),
+    path(
+        ORG + "mailboxes/<str:address>/password/", views.mailbox_password, name="mailbox_password"
+    ),
     path(ORG + "mailboxes/<str:address>/delete/", views.mailbox_delete, name="mailbox_delete"),
     path(ORG + "aliases/", views.alias_list, name="alias_list"),
     path(ORG + "aliases/<str:address>/", views.alias_detail, name="alias_detail"),

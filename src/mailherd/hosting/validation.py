@@ -24,9 +24,13 @@ def clean_domain_name(value: str) -> str:
     try:
         name = mailcow_rules.normalize_domain(raw, field="name")
     except MailcowValidationError as exc:
-        raise InvalidAddress(f"{raw or 'An empty name'} is not a valid domain name: {exc.message}", field="name")
+        raise InvalidAddress(
+            f"{raw or 'An empty name'} is not a valid domain name: {exc.message}", field="name"
+        )
     if "." not in name:
-        raise InvalidAddress(f"{raw} is not a valid domain name: it needs at least two labels.", field="name")
+        raise InvalidAddress(
+            f"{raw} is not a valid domain name: it needs at least two labels.", field="name"
+        )
     return name
 
 
@@ -35,7 +39,10 @@ def clean_local_part(value: str) -> str:
     try:
         return mailcow_rules.normalize_local_part(raw, field="local_part")
     except MailcowValidationError as exc:
-        raise InvalidAddress(f"{raw or 'An empty local part'} is not a valid address: {exc.message}", field="local_part")
+        raise InvalidAddress(
+            f"{raw or 'An empty local part'} is not a valid address: {exc.message}",
+            field="local_part",
+        )
 
 
 def split_address(value: str, *, field: str = "address") -> tuple[str, str]:
@@ -69,9 +76,13 @@ def clean_alias_targets(values) -> list[str]:
 
 def check_password_policy(password: str, *, address: str) -> None:
     if len(password) < PASSWORD_MIN:
-        raise ValidationFailed(f"Use at least {PASSWORD_MIN} characters for the password.", field="password")
+        raise ValidationFailed(
+            f"Use at least {PASSWORD_MIN} characters for the password.", field="password"
+        )
     if len(password) > PASSWORD_MAX:
-        raise ValidationFailed(f"Use at most {PASSWORD_MAX} characters for the password.", field="password")
+        raise ValidationFailed(
+            f"Use at most {PASSWORD_MAX} characters for the password.", field="password"
+        )
     if password.isdigit() or password.lower() in address.lower():
         raise ValidationFailed("This password is too easy to guess.", field="password")
     try:

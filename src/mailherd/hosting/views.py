@@ -8,7 +8,14 @@ from django.views.decorators.http import require_POST
 
 from mailherd.dns.records import domain_records
 from mailherd.hosting import selectors, services
-from mailherd.hosting.forms import AliasForm, DomainDeleteForm, DomainForm, MailboxCreateForm, MailboxEditForm, PasswordForm
+from mailherd.hosting.forms import (
+    AliasForm,
+    DomainDeleteForm,
+    DomainForm,
+    MailboxCreateForm,
+    MailboxEditForm,
+    PasswordForm,
+)
 from mailherd.portal.base import org_view, portal_context, run_service
 from mailherd.tenancy.selectors import can_manage_hosting
 
@@ -36,22 +43,47 @@ def _domain_or_404(request, name):
 def domain_list(request):
     form = DomainForm(request.POST or None)
     if request.method == "POST" and _can_change(request) and form.is_valid():
-        domain = run_service(request, form, lambda: services.domain_add(
-            actor=request.actor, organization=request.organization, name=form.cleaned_data["name"]))
+        domain = run_service(
+            request,
+            form,
+            lambda: services.domain_add(
+                actor=request.actor,
+                organization=request.organization,
+                name=form.cleaned_data["name"],
+            ),
+        )
         if domain:
-            messages.success(request, f"{domain.unicode_name} added. Publish its TXT record to verify it.")
-            return redirect("hosting:domain_detail", org_slug=request.organization.slug, name=domain.name)
+            messages.success(
+                request, f"{domain.unicode_name} added. Publish its TXT record to verify it."
+            )
+            return redirect(
+                "hosting:domain_detail", org_slug=request.organization.slug, name=domain.name
+            )
     domains = selectors.domain_list(organization=request.organization)
-    return render(request, "hosting/domain_list.html", portal_context(request, form=form, domains=domains, nav="domains",
-                                                                      can_change=can_manage_hosting(request.membership)))
+    return render(
+        request,
+        "hosting/domain_list.html",
+        portal_context(
+            request,
+            form=form,
+            domains=domains,
+            nav="domains",
+            can_change=can_manage_hosting(request.membership),
+        ),
+    )
 
 
 @org_view
 def domain_detail(request, name):
     domain = _domain_or_404(request, name)
     context = portal_context(
-        request, domain=domain, records=domain_records(domain), delete_form=DomainDeleteForm(), nav="domains",
-        mailbox_count=domain.mailboxes.count(), alias_count=domain.aliases.count(),
+        request,
+        domain=domain,
+        records=domain_records(domain),
+        delete_form=DomainDeleteForm(),
+        nav="domains",
+        mailbox_count=domain.mailboxes.count(),
+        alias_count=domain.aliases.count(),
         can_change=can_manage_hosting(request.membership),
     )
     return render(request, "hosting/domain_detail.html", context)
@@ -62,9 +94,14 @@ def domain_detail(request, name):
 def domain_verify(request, name):
     domain = _domain_or_404(request, name)
     if _can_change(request):
-        done = run_service(request, None, lambda: services.domain_verify(actor=request.actor, domain=domain))
+        done = run_service(
+            request, None, lambda: services.domain_verify(actor=request.actor, domain=domain)
+        )
         if done:
-            messages.success(request, f"{domain.unicode_name} is verified. It is being set up on the mail server.")
+            messages.success(
+                request,
+                f"{domain.unicode_name} is verified. It is being set up on the mail server.",
+            )
     return redirect("hosting:domain_detail", org_slug=request.organization.slug, name=domain.name)
 
 
@@ -74,11 +111,23 @@ def domain_delete(request, name):
     domain = _domain_or_404(request, name)
     form = DomainDeleteForm(request.POST)
     if _can_change(request) and form.is_valid():
-        done = run_service(request, None, lambda: services.domain_delete(
-            actor=request.actor, organization=request.organization, name=domain.name,
-            confirm=form.cleaned_data["confirm"]) or True)
+        done = run_service(
+            request,
+            None,
+            lambda: (
+                services.domain_delete(
+                    actor=request.actor,
+                    organization=request.organization,
+                    name=domain.name,
+                    confirm=form.cleaned_data["confirm"],
+                )
+                or True
+            ),
+        )
         if done:
-            messages.success(request, f"{domain.unicode_name} and its mailboxes and aliases are being removed.")
+            messages.success(
+                request, f"{domain.unicode_name} and its mailboxes and aliases are being removed."
+            )
             return redirect("hosting:domain_list", org_slug=request.organization.slug)
     return redirect("hosting:domain_detail", org_slug=request.organization.slug, name=domain.name)
 
@@ -90,10 +139,17 @@ def domain_delete(request, name):
 def mailbox_list(request):
     domain = request.GET.get("domain", "")
     search = request.GET.get("q", "")
-    queryset = selectors.mailbox_list(organization=request.organization, domain=domain, search=search)
+    queryset = selectors.mailbox_list(
+        organization=request.organization, domain=domain, search=search
+    )
     page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
     context = portal_context(
-        request, page=page, mailboxes=page.object_list, domain_filter=domain, search=search, nav="mailboxes",
+        request,
+        page=page,
+        mailboxes=page.object_list,
+        domain_filter=domain,
+        search=search,
+        nav="mailboxes",
         domains=selectors.domain_list(organization=request.organization),
         can_change=can_manage_hosting(request.membership),
     )
@@ -104,20 +160,41 @@ def mailbox_list(request):
 @org_view
 def mailbox_create(request):
     domains = [d for d in selectors.domain_list(organization=request.organization) if d.is_verified]
-    form = MailboxCreateForm(request.POST or None, domains=domains, initial={"domain": request.GET.get("domain")})
+    form = MailboxCreateForm(
+        request.POST or None, domains=domains, initial={"domain": request.GET.get("domain")}
+    )
     if request.method == "POST" and _can_change(request) and form.is_valid():
         data = form.cleaned_data
-        created = run_service(request, form, lambda: services.mailbox_create(
-            actor=request.actor, organization=request.organization,
-            address=f"{data['local_part'].strip()}@{data['domain']}", password=data["password"] or None,
-            quota_mb=data["quota_mb"], name=data["name"]))
+        created = run_service(
+            request,
+            form,
+            lambda: services.mailbox_create(
+                actor=request.actor,
+                organization=request.organization,
+                address=f"{data['local_part'].strip()}@{data['domain']}",
+                password=data["password"] or None,
+                quota_mb=data["quota_mb"],
+                name=data["name"],
+            ),
+        )
         if created:
             mailbox, password = created
             if not data["password"]:
-                request.session["shown_once_password"] = {"address": mailbox.address, "password": password}
+                request.session["shown_once_password"] = {
+                    "address": mailbox.address,
+                    "password": password,
+                }
             messages.success(request, f"Mailbox {mailbox.address} created.")
-            return redirect("hosting:mailbox_detail", org_slug=request.organization.slug, address=mailbox.address)
-    return render(request, "hosting/mailbox_create.html", portal_context(request, form=form, domains=domains, nav="mailboxes"))
+            return redirect(
+                "hosting:mailbox_detail",
+                org_slug=request.organization.slug,
+                address=mailbox.address,
+            )
+    return render(
+        request,
+        "hosting/mailbox_create.html",
+        portal_context(request, form=form, domains=domains, nav="mailboxes"),
+    )
 
 
 def _mailbox_or_404(request, address):
@@ -130,20 +207,42 @@ def _mailbox_or_404(request, address):
 @org_view
 def mailbox_detail(request, address):
     mailbox = _mailbox_or_404(request, address)
-    form = MailboxEditForm(request.POST or None, initial={"name": mailbox.name, "quota_mb": mailbox.quota_mb, "enabled": mailbox.enabled})
+    form = MailboxEditForm(
+        request.POST or None,
+        initial={"name": mailbox.name, "quota_mb": mailbox.quota_mb, "enabled": mailbox.enabled},
+    )
     if request.method == "POST" and _can_change(request) and form.is_valid():
         data = form.cleaned_data
-        done = run_service(request, form, lambda: services.mailbox_update(
-            actor=request.actor, organization=request.organization, address=mailbox.address,
-            name=data["name"], quota_mb=data["quota_mb"], enabled=data["enabled"]))
+        done = run_service(
+            request,
+            form,
+            lambda: services.mailbox_update(
+                actor=request.actor,
+                organization=request.organization,
+                address=mailbox.address,
+                name=data["name"],
+                quota_mb=data["quota_mb"],
+                enabled=data["enabled"],
+            ),
+        )
         if done:
             messages.success(request, "Mailbox saved.")
-            return redirect("hosting:mailbox_detail", org_slug=request.organization.slug, address=mailbox.address)
+            return redirect(
+                "hosting:mailbox_detail",
+                org_slug=request.organization.slug,
+                address=mailbox.address,
+            )
     shown = request.session.pop("shown_once_password", None)
     password = shown["password"] if shown and shown["address"] == mailbox.address else None
     context = portal_context(
-        request, mailbox=mailbox, form=form, password_form=PasswordForm(), new_password=password, nav="mailboxes",
-        status=selectors.mailbox_status(mailbox, organization=request.organization), server=mailbox.domain.mail_server,
+        request,
+        mailbox=mailbox,
+        form=form,
+        password_form=PasswordForm(),
+        new_password=password,
+        nav="mailboxes",
+        status=selectors.mailbox_status(mailbox, organization=request.organization),
+        server=mailbox.domain.mail_server,
         can_change=can_manage_hosting(request.membership),
     )
     return render(request, "hosting/mailbox_detail.html", context)
@@ -156,13 +255,26 @@ def mailbox_password(request, address):
     form = PasswordForm(request.POST)
     if _can_change(request) and form.is_valid():
         password = form.cleaned_data["password"] or services.mailboxes.generate_password()
-        done = run_service(request, None, lambda: services.mailbox_update(
-            actor=request.actor, organization=request.organization, address=mailbox.address, password=password))
+        done = run_service(
+            request,
+            None,
+            lambda: services.mailbox_update(
+                actor=request.actor,
+                organization=request.organization,
+                address=mailbox.address,
+                password=password,
+            ),
+        )
         if done:
             if not form.cleaned_data["password"]:
-                request.session["shown_once_password"] = {"address": mailbox.address, "password": password}
+                request.session["shown_once_password"] = {
+                    "address": mailbox.address,
+                    "password": password,
+                }
             messages.success(request, "Password changed.")
-    return redirect("hosting:mailbox_detail", org_slug=request.organization.slug, address=mailbox.address)
+    return redirect(
+        "hosting:mailbox_detail", org_slug=request.organization.slug, address=mailbox.address
+    )
 
 
 @require_POST
@@ -172,9 +284,21 @@ def mailbox_delete(request, address):
     if _can_change(request):
         if request.POST.get("confirm", "").strip().lower() != mailbox.address:
             messages.error(request, f"Type {mailbox.address} to confirm the deletion.")
-            return redirect("hosting:mailbox_detail", org_slug=request.organization.slug, address=mailbox.address)
-        if run_service(request, None, lambda: services.mailbox_delete(
-                actor=request.actor, organization=request.organization, address=mailbox.address) or True):
+            return redirect(
+                "hosting:mailbox_detail",
+                org_slug=request.organization.slug,
+                address=mailbox.address,
+            )
+        if run_service(
+            request,
+            None,
+            lambda: (
+                services.mailbox_delete(
+                    actor=request.actor, organization=request.organization, address=mailbox.address
+                )
+                or True
+            ),
+        ):
             messages.success(request, f"Mailbox {mailbox.address} and its mail are being deleted.")
     return redirect("hosting:mailbox_list", org_slug=request.organization.slug)
 
@@ -189,16 +313,30 @@ def alias_list(request):
     form = AliasForm(request.POST or None)
     if request.method == "POST" and _can_change(request) and form.is_valid():
         data = form.cleaned_data
-        alias = run_service(request, form, lambda: services.alias_create(
-            actor=request.actor, organization=request.organization, address=data["address"],
-            goto=data["goto"], enabled=data["enabled"]))
+        alias = run_service(
+            request,
+            form,
+            lambda: services.alias_create(
+                actor=request.actor,
+                organization=request.organization,
+                address=data["address"],
+                goto=data["goto"],
+                enabled=data["enabled"],
+            ),
+        )
         if alias:
             messages.success(request, f"Alias {alias.address} created.")
             return redirect("hosting:alias_list", org_slug=request.organization.slug)
     queryset = selectors.alias_list(organization=request.organization, domain=domain, search=search)
     page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
     context = portal_context(
-        request, form=form, page=page, aliases=page.object_list, search=search, domain_filter=domain, nav="aliases",
+        request,
+        form=form,
+        page=page,
+        aliases=page.object_list,
+        search=search,
+        domain_filter=domain,
+        nav="aliases",
         domains=selectors.domain_list(organization=request.organization),
         can_change=can_manage_hosting(request.membership),
     )
@@ -211,16 +349,36 @@ def alias_detail(request, address):
     alias = selectors.alias_get(organization=request.organization, address=address)
     if alias is None:
         raise Http404
-    form = AliasForm(request.POST or None, initial={"address": alias.address, "goto": "\n".join(alias.goto), "enabled": alias.enabled})
+    form = AliasForm(
+        request.POST or None,
+        initial={"address": alias.address, "goto": "\n".join(alias.goto), "enabled": alias.enabled},
+    )
     if request.method == "POST" and _can_change(request) and form.is_valid():
-        done = run_service(request, form, lambda: services.alias_update(
-            actor=request.actor, organization=request.organization, address=alias.address,
-            goto=form.cleaned_data["goto"], enabled=form.cleaned_data["enabled"]))
+        done = run_service(
+            request,
+            form,
+            lambda: services.alias_update(
+                actor=request.actor,
+                organization=request.organization,
+                address=alias.address,
+                goto=form.cleaned_data["goto"],
+                enabled=form.cleaned_data["enabled"],
+            ),
+        )
         if done:
             messages.success(request, "Alias saved.")
             return redirect("hosting:alias_list", org_slug=request.organization.slug)
-    return render(request, "hosting/alias_detail.html", portal_context(request, alias=alias, form=form, nav="aliases",
-                                                                       can_change=can_manage_hosting(request.membership)))
+    return render(
+        request,
+        "hosting/alias_detail.html",
+        portal_context(
+            request,
+            alias=alias,
+            form=form,
+            nav="aliases",
+            can_change=can_manage_hosting(request.membership),
+        ),
+    )
 
 
 @require_POST
@@ -229,7 +387,15 @@ def alias_delete(request, address):
     alias = selectors.alias_get(organization=request.organization, address=address)
     if alias is None:
         raise Http404
-    if _can_change(request) and run_service(request, None, lambda: services.alias_delete(
-            actor=request.actor, organization=request.organization, address=alias.address) or True):
+    if _can_change(request) and run_service(
+        request,
+        None,
+        lambda: (
+            services.alias_delete(
+                actor=request.actor, organization=request.organization, address=alias.address
+            )
+            or True
+        ),
+    ):
         messages.success(request, f"Alias {alias.address} deleted.")
     return redirect("hosting:alias_list", org_slug=request.organization.slug)

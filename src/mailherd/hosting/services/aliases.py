@@ -50,29 +50,50 @@ def alias_create(*, actor: Actor, organization, address: str, goto, enabled: boo
     organization = organization_lock(organization_id=organization.pk)
     domain = _usable_domain(organization, domain_name)
     if address.startswith("@") and not organization.plan.has_feature(Feature.CATCH_ALL):
-        raise PermissionDenied(f"Catch-all addresses are not part of the {organization.plan.name} plan.", field="address")
+        raise PermissionDenied(
+            f"Catch-all addresses are not part of the {organization.plan.name} plan.",
+            field="address",
+        )
     if address in targets:
         raise ValidationFailed("An alias cannot forward to itself.", field="goto")
     _check_targets(organization, targets)
     check_limit(organization, "aliases")
     ensure_address_free(address)
-    alias = Alias.objects.create(organization=organization, domain=domain, address=address, goto=targets, enabled=enabled)
-    enqueue(kind=ProvisioningOp.Kind.ALIAS_CREATE, object_key=alias_key(address), organization=organization,
-            domain_name=domain.name)
-    audit_record(actor=actor, action="alias.create", organization=organization, obj=alias, data={"goto": targets})
+    alias = Alias.objects.create(
+        organization=organization, domain=domain, address=address, goto=targets, enabled=enabled
+    )
+    enqueue(
+        kind=ProvisioningOp.Kind.ALIAS_CREATE,
+        object_key=alias_key(address),
+        organization=organization,
+        domain_name=domain.name,
+    )
+    audit_record(
+        actor=actor,
+        action="alias.create",
+        organization=organization,
+        obj=alias,
+        data={"goto": targets},
+    )
     return alias
 
 
 def _locked_alias(organization, address: str):
     organization = organization_lock(organization_id=organization.pk)
-    alias = Alias.objects.select_for_update().filter(organization=organization, address=(address or "").strip().lower()).first()
+    alias = (
+        Alias.objects.select_for_update()
+        .filter(organization=organization, address=(address or "").strip().lower())
+        .first()
+    )
     if alias is None:
         raise NotFound(f"No alias {address} in this organization.")
     return organization, alias
 
 
 @transaction.atomic
-def alias_update(*, actor: Actor, organization, address: str, goto=None, enabled: bool | None = None) -> Alias:
+def alias_update(
+    *, actor: Actor, organization, address: str, goto=None, enabled: bool | None = None
+) -> Alias:
     organization, alias = _locked_alias(organization, address)
     changes: dict = {}
     if goto is not None:
@@ -90,16 +111,26 @@ def alias_update(*, actor: Actor, organization, address: str, goto=None, enabled
         setattr(alias, field, value)
     alias.sync_status = SyncStatus.PENDING
     alias.save()
-    enqueue(kind=ProvisioningOp.Kind.ALIAS_UPDATE, object_key=alias_key(alias.address), organization=organization,
-            domain_name=alias.domain.name)
-    audit_record(actor=actor, action="alias.update", organization=organization, obj=alias, data=changes)
+    enqueue(
+        kind=ProvisioningOp.Kind.ALIAS_UPDATE,
+        object_key=alias_key(alias.address),
+        organization=organization,
+        domain_name=alias.domain.name,
+    )
+    audit_record(
+        actor=actor, action="alias.update", organization=organization, obj=alias, data=changes
+    )
     return alias
 
 
 @transaction.atomic
 def alias_delete(*, actor: Actor, organization, address: str) -> None:
     organization, alias = _locked_alias(organization, address)
-    enqueue(kind=ProvisioningOp.Kind.ALIAS_DELETE, object_key=alias_key(alias.address), organization=organization,
-            domain_name=alias.domain.name)
+    enqueue(
+        kind=ProvisioningOp.Kind.ALIAS_DELETE,
+        object_key=alias_key(alias.address),
+        organization=organization,
+        domain_name=alias.domain.name,
+    )
     audit_record(actor=actor, action="alias.delete", organization=organization, obj=alias)
     alias.delete()

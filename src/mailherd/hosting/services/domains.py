@@ -19,7 +19,11 @@ from mailherd.tenancy.locks import organization_lock
 
 
 def _taken_elsewhere(name: str, organization_id: int) -> bool:
-    return Domain.objects.filter(name=name, verified_at__isnull=False).exclude(organization_id=organization_id).exists()
+    return (
+        Domain.objects.filter(name=name, verified_at__isnull=False)
+        .exclude(organization_id=organization_id)
+        .exists()
+    )
 
 
 @transaction.atomic
@@ -50,18 +54,28 @@ def domain_verify(*, actor: Actor, domain: Domain) -> Domain:
         return domain
     try:
         found = lookup_txt(domain.verification_record_name)
-        error = "" if domain.verification_record_value in found else (
-            f"No TXT record {domain.verification_record_value!r} at {domain.verification_record_name} yet"
-            + (f" (found: {', '.join(found)[:200]})." if found else ".")
+        error = (
+            ""
+            if domain.verification_record_value in found
+            else (
+                f"No TXT record {domain.verification_record_value!r} at {domain.verification_record_name} yet"
+                + (f" (found: {', '.join(found)[:200]})." if found else ".")
+            )
         )
     except LookupFailed as exc:
         error = f"The DNS servers did not answer: {exc}"
     now = timezone.now()
     if error:
-        Domain.objects.filter(pk=domain.pk).update(last_verification_at=now, last_verification_error=error[:500])
+        Domain.objects.filter(pk=domain.pk).update(
+            last_verification_at=now, last_verification_error=error[:500]
+        )
         raise DomainNotVerified(
             f"{domain.unicode_name} is not verified yet. {error} DNS changes can take a few minutes to appear.",
-            record={"type": "TXT", "name": domain.verification_record_name, "value": domain.verification_record_value},
+            record={
+                "type": "TXT",
+                "name": domain.verification_record_name,
+                "value": domain.verification_record_value,
+            },
         )
     return _domain_claim(actor=actor, domain_id=domain.pk, now=now)
 
@@ -82,8 +96,12 @@ def _domain_claim(*, actor: Actor, domain_id: int, now) -> Domain:
     domain.status = Domain.Status.PENDING
     domain.mail_server = server
     domain.save()
-    enqueue(kind=ProvisioningOp.Kind.DOMAIN_CREATE, object_key=domain_key(domain.name),
-            organization=organization, domain_name=domain.name)
+    enqueue(
+        kind=ProvisioningOp.Kind.DOMAIN_CREATE,
+        object_key=domain_key(domain.name),
+        organization=organization,
+        domain_name=domain.name,
+    )
     audit_record(actor=actor, action="domain.verify", organization=organization, obj=domain)
     return domain
 
@@ -92,21 +110,56 @@ def _domain_claim(*, actor: Actor, domain_id: int, now) -> Domain:
 def domain_delete(*, actor: Actor, organization, name: str, confirm: str) -> None:
     """Remove a domain with its mailboxes and aliases. `confirm` must repeat the domain's name."""
     organization = organization_lock(organization_id=organization.pk)
-    domain = Domain.objects.select_for_update().filter(organization=organization, name=clean_domain_name(name)).first()
+    domain = (
+        Domain.objects.select_for_update()
+        .filter(organization=organization, name=clean_domain_name(name))
+        .first()
+    )
     if domain is None:
         raise NotFound(f"No domain {name} in this organization.")
     if (confirm or "").strip().lower().rstrip(".") not in (domain.name, domain.unicode_name):
-        raise ValidationFailed(f"Type {domain.unicode_name} to confirm the removal.", field="confirm")
+        raise ValidationFailed(
+            f"Type {domain.unicode_name} to confirm the removal.", field="confirm"
+        )
     if domain.is_verified:
         # Pending changes inside the domain are moot: the server side is wiped as a whole.
         ProvisioningOp.objects.filter(
             status=ProvisioningOp.Status.PENDING, payload__domain=domain.name
         ).exclude(object_key=domain_key(domain.name)).update(
-            status=ProvisioningOp.Status.DONE, last_error="superseded by the domain's removal", secret=""
+            status=ProvisioningOp.Status.DONE,
+            last_error="superseded by the domain's removal",
+            secret="",
         )
-        enqueue(kind=ProvisioningOp.Kind.DOMAIN_DELETE, object_key=domain_key(domain.name),
-                organization=organization, domain_name=domain.name,
-                payload={"server_id": domain.mail_server_id})
-    audit_record(actor=actor, action="domain.delete", organization=organization, obj=domain,
-                 data={"mailboxes": domain.mailboxes.count(), "aliases": domain.aliases.count()})
+        enqueue(
+            kind=ProvisioningOp.Kind.DOMAIN_DELETE,
+            object_key=domain_key(domain.name),
+            organization=organization,
+            domain_name=domain.name,
+            payload={"server_id": domain.mail_server_id},
+        )
+    audit_record(
+        actor=actor,
+        action="domain.delete",
+        organization=organization,
+        obj=domain,
+        data={"mailboxes": domain.mailboxes.count(), "aliases": domain.aliases.count()},
+    )
     domain.delete()
+
+
+@transaction.atomic
+def organization_limits_changed(*, actor: Actor, organization) -> int:
+    """Bring the Mailcow limits of every domain in line with the organization's (new) plan.
+
+    Billing and the back office call this after a plan change. Returns the number of domains queued.
+    """
+    organization = organization_lock(organization_id=organization.pk)
+    domains = list(Domain.objects.filter(organization=organization, verified_at__isnull=False))
+    for domain in domains:
+        enqueue(
+            kind=ProvisioningOp.Kind.DOMAIN_UPDATE,
+            object_key=domain_key(domain.name),
+            organization=organization,
+            domain_name=domain.name,
+        )
+    return len(domains)

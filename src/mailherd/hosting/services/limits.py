@@ -4,7 +4,9 @@ from mailherd.core.errors import PlanLimitExceeded
 from mailherd.plans.selectors import organization_usage_counts
 
 
-def check_limit(organization, limit_name: str, *, requested: int = 1, counts: dict | None = None) -> dict:
+def check_limit(
+    organization, limit_name: str, *, requested: int = 1, counts: dict | None = None
+) -> dict:
     """Raise PlanLimitExceeded if `requested` more of `limit_name` would exceed the plan.
 
     The caller must hold the organization lock (tenancy.locks.organization_lock).
@@ -15,5 +17,7 @@ def check_limit(organization, limit_name: str, *, requested: int = 1, counts: di
     limit = plan.limit_for(limit_name)
     used = counts[limit_name]
     if used + requested > limit:
-        raise PlanLimitExceeded(limit_name=limit_name, limit=limit, used=used, requested=requested, plan=plan.name)
+        raise PlanLimitExceeded(
+            limit_name=limit_name, limit=limit, used=used, requested=requested, plan=plan.name
+        )
     return counts

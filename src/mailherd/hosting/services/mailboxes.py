@@ -40,14 +40,18 @@ def _clean_quota(quota_mb) -> int:
 def _clean_name(name: str | None) -> str:
     name = " ".join((name or "").split())
     if len(name) > MAX_NAME_LENGTH:
-        raise ValidationFailed(f"The display name can have at most {MAX_NAME_LENGTH} characters.", field="name")
+        raise ValidationFailed(
+            f"The display name can have at most {MAX_NAME_LENGTH} characters.", field="name"
+        )
     return name
 
 
 def _usable_domain(organization, domain_name: str) -> Domain:
     domain = Domain.objects.filter(organization=organization, name=domain_name).first()
     if domain is None:
-        raise NotFound(f"{domain_name} is not one of your domains. Add and verify it first.", field="address")
+        raise NotFound(
+            f"{domain_name} is not one of your domains. Add and verify it first.", field="address"
+        )
     if not domain.is_verified:
         raise DomainNotVerified(
             f"{domain.unicode_name} is not verified yet: publish its TXT record and verify it before adding mailboxes.",
@@ -66,7 +70,13 @@ def ensure_address_free(address: str) -> None:
 
 @transaction.atomic
 def mailbox_create(
-    *, actor: Actor, organization, address: str, password: str | None = None, quota_mb=None, name: str = ""
+    *,
+    actor: Actor,
+    organization,
+    address: str,
+    password: str | None = None,
+    quota_mb=None,
+    name: str = "",
 ) -> tuple[Mailbox, str]:
     """Create a mailbox; return it with its password (generated if none was given, shown once)."""
     local, domain_name = split_address(address)
@@ -86,18 +96,37 @@ def mailbox_create(
     check_limit(organization, "storage_mb", requested=quota, counts=counts)
     ensure_address_free(address)
     mailbox = Mailbox.objects.create(
-        organization=organization, domain=domain, local_part=local, address=address, name=name, quota_mb=quota
+        organization=organization,
+        domain=domain,
+        local_part=local,
+        address=address,
+        name=name,
+        quota_mb=quota,
     )
-    enqueue(kind=ProvisioningOp.Kind.MAILBOX_CREATE, object_key=mailbox_key(address), organization=organization,
-            domain_name=domain.name, secret=password)
-    audit_record(actor=actor, action="mailbox.create", organization=organization, obj=mailbox,
-                 data={"quota_mb": quota, "generated_password": generated})
+    enqueue(
+        kind=ProvisioningOp.Kind.MAILBOX_CREATE,
+        object_key=mailbox_key(address),
+        organization=organization,
+        domain_name=domain.name,
+        secret=password,
+    )
+    audit_record(
+        actor=actor,
+        action="mailbox.create",
+        organization=organization,
+        obj=mailbox,
+        data={"quota_mb": quota, "generated_password": generated},
+    )
     return mailbox, password
 
 
 def _locked_mailbox(organization, address: str) -> tuple:
     organization = organization_lock(organization_id=organization.pk)
-    mailbox = Mailbox.objects.select_for_update().filter(organization=organization, address=address.strip().lower()).first()
+    mailbox = (
+        Mailbox.objects.select_for_update()
+        .filter(organization=organization, address=address.strip().lower())
+        .first()
+    )
     if mailbox is None:
         raise NotFound(f"No mailbox {address} in this organization.")
     return organization, mailbox
@@ -105,8 +134,14 @@ def _locked_mailbox(organization, address: str) -> tuple:
 
 @transaction.atomic
 def mailbox_update(
-    *, actor: Actor, organization, address: str, password: str | None = None, quota_mb=None,
-    name: str | None = None, enabled: bool | None = None,
+    *,
+    actor: Actor,
+    organization,
+    address: str,
+    password: str | None = None,
+    quota_mb=None,
+    name: str | None = None,
+    enabled: bool | None = None,
 ) -> Mailbox:
     """Change any of password, quota (within the plan's storage), display name, enabled."""
     organization, mailbox = _locked_mailbox(organization, address)
@@ -129,10 +164,20 @@ def mailbox_update(
         setattr(mailbox, field, value)
     mailbox.sync_status = SyncStatus.PENDING
     mailbox.save()
-    enqueue(kind=ProvisioningOp.Kind.MAILBOX_UPDATE, object_key=mailbox_key(mailbox.address),
-            organization=organization, domain_name=mailbox.domain.name, secret=password or "")
-    audit_record(actor=actor, action="mailbox.update", organization=organization, obj=mailbox,
-                 data={**changes, "password_changed": bool(password)})
+    enqueue(
+        kind=ProvisioningOp.Kind.MAILBOX_UPDATE,
+        object_key=mailbox_key(mailbox.address),
+        organization=organization,
+        domain_name=mailbox.domain.name,
+        secret=password or "",
+    )
+    audit_record(
+        actor=actor,
+        action="mailbox.update",
+        organization=organization,
+        obj=mailbox,
+        data={**changes, "password_changed": bool(password)},
+    )
     return mailbox
 
 
@@ -140,7 +185,11 @@ def mailbox_update(
 def mailbox_delete(*, actor: Actor, organization, address: str) -> None:
     """Delete a mailbox and its mail (on the server, once the outbox applies it)."""
     organization, mailbox = _locked_mailbox(organization, address)
-    enqueue(kind=ProvisioningOp.Kind.MAILBOX_DELETE, object_key=mailbox_key(mailbox.address),
-            organization=organization, domain_name=mailbox.domain.name)
+    enqueue(
+        kind=ProvisioningOp.Kind.MAILBOX_DELETE,
+        object_key=mailbox_key(mailbox.address),
+        organization=organization,
+        domain_name=mailbox.domain.name,
+    )
     audit_record(actor=actor, action="mailbox.delete", organization=organization, obj=mailbox)
     mailbox.delete()

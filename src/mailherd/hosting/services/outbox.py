@@ -18,7 +18,9 @@ def domain_key(name: str) -> str:
     return f"domain:{name}"
 
 
-def enqueue(*, kind: str, object_key: str, organization, domain_name: str, payload=None, secret: str = "") -> ProvisioningOp:
+def enqueue(
+    *, kind: str, object_key: str, organization, domain_name: str, payload=None, secret: str = ""
+) -> ProvisioningOp:
     op = ProvisioningOp.objects.create(
         organization=organization,
         kind=kind,

@@ -12,7 +12,9 @@ from mailherd.tenancy.models import Organization
 
 
 @transaction.atomic
-def organization_mail_suspend(*, actor: Actor, organization_id: int, reason: str = "") -> Organization:
+def organization_mail_suspend(
+    *, actor: Actor, organization_id: int, reason: str = ""
+) -> Organization:
     """Suspend an organization: its mailboxes stop accepting logins in Mailcow (kept, not deleted).
 
     Idempotent. Mailboxes are set to Mailcow's active=2 ("login disabled, mail still received")
@@ -22,8 +24,13 @@ def organization_mail_suspend(*, actor: Actor, organization_id: int, reason: str
     if organization.status != Organization.Status.SUSPENDED:
         organization.status = Organization.Status.SUSPENDED
         organization.save(update_fields=["status"])
-        audit_record(actor=actor, action="organization.suspend", organization=organization, obj=organization,
-                     data={"reason": reason})
+        audit_record(
+            actor=actor,
+            action="organization.suspend",
+            organization=organization,
+            obj=organization,
+            data={"reason": reason},
+        )
         _resync_mailboxes(organization)
     return organization
 
@@ -35,7 +42,9 @@ def organization_mail_restore(*, actor: Actor, organization_id: int) -> Organiza
     if organization.status == Organization.Status.SUSPENDED:
         organization.status = Organization.Status.ACTIVE
         organization.save(update_fields=["status"])
-        audit_record(actor=actor, action="organization.restore", organization=organization, obj=organization)
+        audit_record(
+            actor=actor, action="organization.restore", organization=organization, obj=organization
+        )
         _resync_mailboxes(organization)
     return organization
 
@@ -45,5 +54,9 @@ def _resync_mailboxes(organization) -> None:
     mailboxes = Mailbox.objects.filter(organization=organization).select_related("domain")
     mailboxes.update(sync_status=SyncStatus.PENDING)
     for mailbox in mailboxes:
-        enqueue(kind=ProvisioningOp.Kind.MAILBOX_UPDATE, object_key=mailbox_key(mailbox.address),
-                organization=organization, domain_name=mailbox.domain.name)
+        enqueue(
+            kind=ProvisioningOp.Kind.MAILBOX_UPDATE,
+            object_key=mailbox_key(mailbox.address),
+            organization=organization,
+            domain_name=mailbox.domain.name,
+        )

@@ -1,0 +1,331 @@
+"""Benchmark: mailbox provisioning end to end, against the raw client, in one run.
+
+1. Starts the Mailcow simulator, Mailherd's web app (gunicorn) and Celery
+   workers as separate processes on 127.0.0.1, on a fresh database
+   (SQLite under a temporary folder, or DATABASE_URL if set).
+2. Creates N mailboxes through the REST API (real HTTP, a few client threads)
+   and waits until the workers have applied every outbox row to the simulator.
+3. Creates N mailboxes with the raw Mailcow client on the same simulator, with
+   the same number of threads.
+4. Renders the mailbox list page and API list at 10 and at 10,000 mailboxes,
+   counting SQL queries and timing them.
+
+Prints both rates, their ratio, and the list figures. Bounded in count and time.
+
+    python bench/provisioning.py [--count 2000] [--threads 8] [--workers 2]
+"""
+
+import argparse
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+API_KEY = "BENCH-KEY-0002"
+TIME_LIMIT = 900
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+def run_threads(count: int, threads: int, work) -> float:
+    """Run work(i) for i in range(count) on `threads` threads; return the elapsed seconds."""
+    counter = iter(range(count))
+    lock = threading.Lock()
+    errors = []
+
+    def loop():
+        while True:
+            with lock:
+                number = next(counter, None)
+            if number is None:
+                return
+            try:
+                work(number)
+            except Exception as exc:  # noqa: BLE001 - reported below
+                errors.append(repr(exc))
+
+    started = time.perf_counter()
+    pool = [threading.Thread(target=loop) for _ in range(threads)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    if errors:
+        print(f"  {len(errors)} errors, first: {errors[0]}")
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--count", type=int, default=2000)
+    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=2, help="Celery worker processes")
+    parser.add_argument("--list-size", type=int, default=10_000)
+    args = parser.parse_args()
+
+    var_dir = Path(tempfile.mkdtemp(prefix="mailherd-bench-"))
+    os.environ.update(
+        MAILHERD_VAR_DIR=str(var_dir),
+        DJANGO_SETTINGS_MODULE="mailherd.settings",
+        MAILHERD_LOG_LEVEL="WARNING",
+    )
+    sys.path.insert(0, str(ROOT / "src"))
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    from django.utils import timezone
+
+    from mailherd.api.services import api_token_create
+    from mailherd.core.actors import Actor
+    from mailherd.hosting.models import Domain, ProvisioningOp
+    from mailherd.hosting.services.domains import _domain_claim, domain_add
+    from mailherd.mailcow.client import MailcowClient
+    from mailherd.mailcow.models import MailServer
+    from mailherd.plans.models import Plan
+    from mailherd.tenancy.models import User
+    from mailherd.tenancy.services import organization_create
+
+    python = sys.executable
+    environment = {**os.environ}
+    sim_port, web_port = free_port(), free_port()
+    processes = [
+        subprocess.Popen(
+            [
+                python,
+                "-m",
+                "mailherd",
+                "mailcow_sim",
+                "--port",
+                str(sim_port),
+                "--api-key",
+                API_KEY,
+            ],
+            env=environment,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    ]
+    try:
+        wait_for_port(sim_port)
+        sim_url = f"http://127.0.0.1:{sim_port}"
+        system = Actor.system()
+        plan = Plan.objects.create(
+            slug="bench",
+            name="Bench",
+            max_domains=10,
+            max_mailboxes=10 * args.count + args.list_size,
+            max_aliases=10,
+            max_storage_mb=100 * (args.count + args.list_size),
+        )
+        owner = User.objects.create_user(email="bench@bench.test", password="x" * 12)
+        organization = organization_create(
+            actor=system, name="Bench", owner=owner, plan_slug=plan.slug
+        )
+        MailServer.objects.create(
+            name="sim", api_url=sim_url, api_key=API_KEY, capacity_mailboxes=10**6
+        )
+        domain = domain_add(actor=system, organization=organization, name="bench.test")
+        _domain_claim(actor=system, domain_id=domain.pk, now=timezone.now())
+        _token, token = api_token_create(actor=system, organization=organization, name="bench")
+
+        processes.append(
+            subprocess.Popen(
+                [
+                    python,
+                    "-m",
+                    "gunicorn",
+                    "mailherd.wsgi:application",
+                    "--bind",
+                    f"127.0.0.1:{web_port}",
+                    "--workers",
+                    "2",
+                    "--threads",
+                    "4",
+                    "--worker-class",
+                    "gthread",
+                    "--log-level",
+                    "warning",
+                ],
+                env=environment,
+            )
+        )
+        for number in range(args.workers):
+            processes.append(
+                subprocess.Popen(
+                    [
+                        python,
+                        "-m",
+                        "celery",
+                        "-A",
+                        "mailherd",
+                        "worker",
+                        "--pool",
+                        "solo",
+                        "--loglevel",
+                        "WARNING",
+                        "-n",
+                        f"bench{number}@%h",
+                    ],
+                    env=environment,
+                    stdout=subprocess.DEVNULL,
+                )
+            )
+        wait_for_port(web_port)
+        # the domain itself first, so the measurement is of mailboxes only
+        from mailherd.hosting.provisioning import outbox_drain
+
+        outbox_drain()
+        assert Domain.objects.get(name="bench.test").status == "active"
+
+        import httpx
+
+        local = threading.local()
+
+        def api_create(number: int) -> None:
+            if not hasattr(local, "client"):
+                local.client = httpx.Client(
+                    base_url=f"http://127.0.0.1:{web_port}",
+                    timeout=30,
+                    headers={"Authorization": f"Bearer {token}"},
+                )
+            response = local.client.post(
+                "/api/v1/mailboxes",
+                json={
+                    "address": f"user{number}@bench.test",
+                    "password": "Bench-pass-123",
+                    "quota_mb": 10,
+                },
+            )
+            if response.status_code != 201:
+                raise RuntimeError(f"{response.status_code} {response.text[:200]}")
+
+        print(
+            f"Mailherd end to end: {args.count} mailboxes through the REST API, {args.threads} client threads, "
+            f"{args.workers} workers ({'Redis' if os.environ.get('CELERY_BROKER_URL') else 'embedded broker'}, "
+            f"{django.db.connection.vendor})"
+        )
+        started = time.perf_counter()
+        api_seconds = run_threads(args.count, args.threads, api_create)
+        deadline = time.monotonic() + TIME_LIMIT
+        while (
+            ProvisioningOp.objects.exclude(status="done").exists() and time.monotonic() < deadline
+        ):
+            time.sleep(0.2)
+        total = time.perf_counter() - started
+        failed = ProvisioningOp.objects.filter(status="failed").count()
+        raw = MailcowClient(sim_url, API_KEY)
+        applied = len(raw.list_mailboxes("bench.test"))
+        print(
+            f"  API accepted all in {api_seconds:.1f} s ({args.count / api_seconds:.0f} req/s); "
+            f"applied {applied} in {total:.1f} s -> {applied / total:.0f} mailboxes/s end to end ({failed} failed)"
+        )
+
+        raw.add_domain(
+            "raw.test", quota_mib=10**6, max_mailbox_quota_mib=10**5, max_mailboxes=args.count + 10
+        )
+        local_raw = threading.local()
+
+        def raw_create(number: int) -> None:
+            if not hasattr(local_raw, "client"):
+                local_raw.client = MailcowClient(sim_url, API_KEY)
+            local_raw.client.add_mailbox(
+                f"user{number}@raw.test", password="Bench-pass-123", quota_mib=10
+            )
+
+        raw_seconds = run_threads(args.count, args.threads, raw_create)
+        raw_rate = args.count / raw_seconds
+        print(
+            f"Raw client: {args.count} mailboxes in {raw_seconds:.1f} s -> {raw_rate:.0f} mailboxes/s"
+        )
+        print(f"Ratio Mailherd / raw: {applied / total / raw_rate:.2f} (aim: >= 0.5)")
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+    list_figures(organization, args.list_size)
+
+
+def list_figures(organization, list_size: int) -> None:
+    """The list page and API list: the same number of queries at 10 and at `list_size` mailboxes."""
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    from mailherd.api.services import api_token_create
+    from mailherd.core.actors import Actor
+    from mailherd.hosting.models import Domain, Mailbox, ProvisioningOp
+    from mailherd.tenancy.models import User
+
+    Mailbox.objects.all().delete()
+    ProvisioningOp.objects.all().delete()
+    domain = Domain.objects.get(name="bench.test")
+    client = Client()
+    client.force_login(User.objects.get(email="bench@bench.test"))
+    _token, token = api_token_create(actor=Actor.system(), organization=organization, name="list")
+    print(f"List page and API list at 10 and {list_size} mailboxes:")
+    existing = 0
+    for size in (10, list_size):
+        Mailbox.objects.bulk_create(
+            [
+                Mailbox(
+                    organization=organization,
+                    domain=domain,
+                    local_part=f"l{n}",
+                    address=f"l{n}@bench.test",
+                    quota_mb=10,
+                    sync_status="active",
+                )
+                for n in range(existing, size)
+            ],
+            batch_size=2000,
+        )
+        existing = size
+        for label, call in (
+            ("page", lambda: client.get(f"/o/{organization.slug}/mailboxes/")),
+            (
+                "api ",
+                lambda: client.get(
+                    "/api/v1/mailboxes?limit=100", HTTP_AUTHORIZATION=f"Bearer {token}"
+                ),
+            ),
+        ):
+            call()  # warm up
+            with CaptureQueriesContext(connection) as queries:
+                started = time.perf_counter()
+                response = call()
+                elapsed = time.perf_counter() - started
+            assert response.status_code == 200
+            print(
+                f"  {label} at {size:>6} mailboxes: {len(queries):>3} queries, {elapsed * 1000:6.1f} ms"
+            )
+
+
+if __name__ == "__main__":
+    main()
