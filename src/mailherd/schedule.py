@@ -20,3 +20,8 @@ CELERY_BEAT_SCHEDULE["dns-dmarc-stages"] = {"task": "mailherd.dns.tasks.dmarc_st
 CELERY_BEAT_SCHEDULE["billing-dunning-sweep"] = {"task": "mailherd.billing.tasks.dunning_sweep_task", "schedule": 900.0}
 CELERY_BEAT_SCHEDULE["billing-sync"] = {"task": "mailherd.billing.tasks.billing_sync_task", "schedule": 3600.0}
 CELERY_BEAT_SCHEDULE["billing-webhook-retry"] = {"task": "mailherd.billing.tasks.webhook_events_retry_task", "schedule": 600.0}
+# Announcements marked "send by email" go out once they start (each exactly once).
+CELERY_BEAT_SCHEDULE["announcement-emails"] = {
+    "task": "mailherd.notifications.tasks.announcement_emails_task",
+    "schedule": 300.0,
+}
