@@ -7,6 +7,7 @@ cleanly when the package is not installed.
 
 import hashlib
 import hmac
+import importlib
 import json
 import logging
 import socket
@@ -39,6 +40,22 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+@pytest.fixture(autouse=True)
+def _seeded_plans(request):
+    """Make sure the seeded plans exist, even after a live-server test flushed them.
+
+    pytest-django's serialized rollback does not always restore them for the
+    test that follows a live_server test; the seeding migration is idempotent.
+    """
+    if request.node.get_closest_marker("django_db") is None:
+        return
+    request.getfixturevalue("db")
+    if not Plan.objects.filter(slug="starter").exists():
+        from django.apps import apps
+
+        importlib.import_module("mailherd.plans.migrations.0002_seed_plans").seed(apps, None)
 
 
 @pytest.fixture(scope="session")
