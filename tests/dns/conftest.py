@@ -21,7 +21,9 @@ def publish(pdns, records: list[Record], *, zone: str, skip=(), replace=None) ->
     for record in records:
         if record.optional or record.key in skip:
             continue
-        contents = replace.get(record.key, [record.value if record.type == "TXT" else _content(record)])
+        contents = replace.get(
+            record.key, [record.value if record.type == "TXT" else _content(record)]
+        )
         rrsets.setdefault((record.name, record.type), []).extend(contents)
     for (name, rtype), contents in rrsets.items():
         pdns.set_record(zone, name, rtype, list(dict.fromkeys(contents)))
@@ -39,7 +41,9 @@ def server_dns(dns_nameserver):  # noqa: F811
     dns_nameserver.create_zone("provider.test")
     dns_nameserver.set_record("provider.test", "mail.provider.test", "A", [SERVER_ADDRESS])
     dns_nameserver.create_zone("2.0.192.in-addr.arpa")
-    dns_nameserver.set_record("2.0.192.in-addr.arpa", "25.2.0.192.in-addr.arpa", "PTR", ["mail.provider.test."])
+    dns_nameserver.set_record(
+        "2.0.192.in-addr.arpa", "25.2.0.192.in-addr.arpa", "PTR", ["mail.provider.test."]
+    )
     return dns_nameserver
 
 
@@ -76,7 +80,18 @@ def set_txt_zone_form(pdns, zone: str, name: str, values: list[str]) -> None:
     """Publish TXT values in zone-file form, escaping quotes (the shared fixture quotes naively)."""
     from mailherd.dns.records import txt_zone_value
 
-    pdns._api("PATCH", f"/zones/{zone}.", json={"rrsets": [{
-        "name": name + ".", "type": "TXT", "ttl": 60, "changetype": "REPLACE",
-        "records": [{"content": txt_zone_value(v), "disabled": False} for v in values],
-    }]})
+    pdns._api(
+        "PATCH",
+        f"/zones/{zone}.",
+        json={
+            "rrsets": [
+                {
+                    "name": name + ".",
+                    "type": "TXT",
+                    "ttl": 60,
+                    "changetype": "REPLACE",
+                    "records": [{"content": txt_zone_value(v), "disabled": False} for v in values],
+                }
+            ]
+        },
+    )

@@ -28,9 +28,15 @@ def linked(tenants, server_dns):
     def link(domain):
         actor = Actor.for_user(tenants.alice)
         account = dns_provider_account_create(
-            actor=actor, organization=tenants.acme, name=f"pdns-{domain.name}", provider="powerdns",
-            options={"auth_token": API_KEY, "pdns_server": f"http://127.0.0.1:{server_dns.api_port}",
-                     "pdns_server_id": "localhost"},
+            actor=actor,
+            organization=tenants.acme,
+            name=f"pdns-{domain.name}",
+            provider="powerdns",
+            options={
+                "auth_token": API_KEY,
+                "pdns_server": f"http://127.0.0.1:{server_dns.api_port}",
+                "pdns_server_id": "localhost",
+            },
         )
         dns_provider_link(actor=actor, domain=domain, account_id=account.pk)
         return account
@@ -43,7 +49,8 @@ def zone_rrsets(pdns, zone: str) -> set[tuple[str, str, str]]:
     data = httpx.get(f"{pdns.api_url}/zones/{zone}.", headers={"X-API-Key": API_KEY}).json()
     return {
         (rrset["name"].rstrip("."), rrset["type"], record["content"])
-        for rrset in data["rrsets"] if rrset["type"] not in ("SOA", "NS")
+        for rrset in data["rrsets"]
+        if rrset["type"] not in ("SOA", "NS")
         for record in rrset["records"]
     }
 
@@ -67,15 +74,21 @@ def test_the_push_creates_exactly_the_records_shown(make_domain, server_dns, lin
     changes, fingerprint = dns_push_plan(domain=domain)
 
     # then the preview creates every record shown on the records page, and nothing else
-    assert [(c.action, c.type, c.name) for c in changes] == [("create", r.type, r.name) for r in records]
+    assert [(c.action, c.type, c.name) for c in changes] == [
+        ("create", r.type, r.name) for r in records
+    ]
 
     # when they apply it
-    push = dns_push_apply(actor=Actor.for_user(tenants.alice), domain=domain, confirmed_fingerprint=fingerprint)
+    push = dns_push_apply(
+        actor=Actor.for_user(tenants.alice), domain=domain, confirmed_fingerprint=fingerprint
+    )
 
     # then the zone holds exactly the records shown (long DKIM split into 255-octet strings)
     assert push.status == DnsPush.Status.APPLIED and len(push.changes) == len(records)
     assert zone_rrsets(server_dns, "push.test") == {as_pdns(r) for r in records}
-    dkim = next(c for (n, t, c) in zone_rrsets(server_dns, "push.test") if n.startswith("dkim._domainkey"))
+    dkim = next(
+        c for (n, t, c) in zone_rrsets(server_dns, "push.test") if n.startswith("dkim._domainkey")
+    )
     assert dkim.count('" "') == 1
     # and the real DNS check agrees
     assert {r.status for r in domain_check(domain=domain)} == {"ok"}
@@ -84,21 +97,37 @@ def test_the_push_creates_exactly_the_records_shown(make_domain, server_dns, lin
     assert {c.action for c in changes} == {"keep"}
 
 
-def test_the_push_replaces_conflicting_records_and_keeps_unrelated_ones(make_domain, server_dns, linked, tenants):
+def test_the_push_replaces_conflicting_records_and_keeps_unrelated_ones(
+    make_domain, server_dns, linked, tenants
+):
     # given a zone still pointing at the previous mail host, with someone else's verification TXT
     domain = make_domain("move.test")
-    server_dns.set_record("move.test", "move.test", "MX", ["10 mx.oldhost.test.", "20 mx2.oldhost.test."])
-    server_dns.set_record("move.test", "move.test", "TXT", ["v=spf1 include:_spf.oldhost.test ~all",
-                                                           "google-site-verification=keep-me"])
-    server_dns.set_record("move.test", "autoconfig.move.test", "CNAME", ["autoconfig.oldhost.test."])
+    server_dns.set_record(
+        "move.test", "move.test", "MX", ["10 mx.oldhost.test.", "20 mx2.oldhost.test."]
+    )
+    server_dns.set_record(
+        "move.test",
+        "move.test",
+        "TXT",
+        ["v=spf1 include:_spf.oldhost.test ~all", "google-site-verification=keep-me"],
+    )
+    server_dns.set_record(
+        "move.test", "autoconfig.move.test", "CNAME", ["autoconfig.oldhost.test."]
+    )
     linked(domain)
 
     changes, fingerprint = dns_push_plan(domain=domain)
     deletes = {(c.type, c.value) for c in changes if c.action == "delete"}
 
-    assert deletes == {("MX", "10 mx.oldhost.test"), ("MX", "20 mx2.oldhost.test"),
-                       ("TXT", "v=spf1 include:_spf.oldhost.test ~all"), ("CNAME", "autoconfig.oldhost.test")}
-    dns_push_apply(actor=Actor.for_user(tenants.alice), domain=domain, confirmed_fingerprint=fingerprint)
+    assert deletes == {
+        ("MX", "10 mx.oldhost.test"),
+        ("MX", "20 mx2.oldhost.test"),
+        ("TXT", "v=spf1 include:_spf.oldhost.test ~all"),
+        ("CNAME", "autoconfig.oldhost.test"),
+    }
+    dns_push_apply(
+        actor=Actor.for_user(tenants.alice), domain=domain, confirmed_fingerprint=fingerprint
+    )
 
     zone = zone_rrsets(server_dns, "move.test")
     assert ("move.test", "TXT", '"google-site-verification=keep-me"') in zone
@@ -106,7 +135,9 @@ def test_the_push_replaces_conflicting_records_and_keeps_unrelated_ones(make_dom
     assert {r.status for r in domain_check(domain=domain)} == {"ok"}
 
 
-def test_the_push_refuses_when_the_zone_changed_after_the_preview(make_domain, server_dns, linked, tenants):
+def test_the_push_refuses_when_the_zone_changed_after_the_preview(
+    make_domain, server_dns, linked, tenants
+):
     domain = make_domain("race.test")
     linked(domain)
     _, fingerprint = dns_push_plan(domain=domain)
@@ -114,7 +145,9 @@ def test_the_push_refuses_when_the_zone_changed_after_the_preview(make_domain, s
     server_dns.set_record("race.test", "race.test", "MX", ["10 mx.surprise.test."])
 
     with pytest.raises(Conflict):
-        dns_push_apply(actor=Actor.for_user(tenants.alice), domain=domain, confirmed_fingerprint=fingerprint)
+        dns_push_apply(
+            actor=Actor.for_user(tenants.alice), domain=domain, confirmed_fingerprint=fingerprint
+        )
     assert ("race.test", "MX", "10 mx.surprise.test.") in zone_rrsets(server_dns, "race.test")
     assert not DnsPush.objects.exists()
 
@@ -136,7 +169,10 @@ def test_a_wrong_api_key_is_a_clear_error(make_domain, server_dns, tenants):
     domain = make_domain("badkey.test")
     actor = Actor.for_user(tenants.alice)
     account = dns_provider_account_create(
-        actor=actor, organization=tenants.acme, name="bad", provider="powerdns",
+        actor=actor,
+        organization=tenants.acme,
+        name="bad",
+        provider="powerdns",
         options={"auth_token": "wrong", "pdns_server": f"http://127.0.0.1:{server_dns.api_port}"},
     )
     dns_provider_link(actor=actor, domain=domain, account_id=account.pk)

@@ -30,15 +30,21 @@ def test_a_removed_record_opens_a_regression_and_emails_the_owner(
 
     # when the customer's DNS loses the MX and the DKIM key changes
     server_dns.delete_record("regress.test", "MX", "regress.test")
-    server_dns.set_record("regress.test", "dkim._domainkey.regress.test", "TXT", ["v=DKIM1; k=rsa; p=OTHERKEY"])
+    server_dns.set_record(
+        "regress.test", "dkim._domainkey.regress.test", "TXT", ["v=DKIM1; k=rsa; p=OTHERKEY"]
+    )
     with django_capture_on_commit_callbacks(execute=True):
         domain_check(domain=domain)
 
     # then two regressions are open, with what was there before
     regressions = {g.record_key: g for g in DnsRegression.objects.filter(domain=domain)}
     assert set(regressions) == {"mx", "dkim"}
-    assert regressions["mx"].status == "missing" and regressions["mx"].found_before == ["10 mail.provider.test"]
-    assert regressions["dkim"].status == "wrong" and regressions["dkim"].found_now == ["v=DKIM1; k=rsa; p=OTHERKEY"]
+    assert regressions["mx"].status == "missing" and regressions["mx"].found_before == [
+        "10 mail.provider.test"
+    ]
+    assert regressions["dkim"].status == "wrong" and regressions["dkim"].found_now == [
+        "v=DKIM1; k=rsa; p=OTHERKEY"
+    ]
     # and the owner got one email naming both
     assert len(mailoutbox) == 1
     message = mailoutbox[0]
@@ -73,16 +79,24 @@ def test_a_nameserver_failure_is_not_a_regression(make_domain, server_dns, setti
     assert DnsCheck.objects.filter(domain=domain).first().unknown_count > 0
 
 
-def test_a_new_dmarc_stage_is_a_record_to_update_not_a_regression(make_domain, server_dns, tenants, mailoutbox,
-                                                                  django_capture_on_commit_callbacks):
+def test_a_new_dmarc_stage_is_a_record_to_update_not_a_regression(
+    make_domain, server_dns, tenants, mailoutbox, django_capture_on_commit_callbacks
+):
     # given a domain with correct records and the recommended DMARC schedule
     domain = make_domain("stages.test")
     publish(server_dns, expected(domain), zone="stages.test")
     domain_check(domain=domain)
     now = timezone.now()
-    stages = dmarc_schedule_set(actor=Actor.for_user(tenants.alice), domain=domain,
-                                stages=dmarc_schedule_recommended(now=now))
-    assert [(s.policy, s.pct) for s in stages] == [("quarantine", 25), ("quarantine", 100), ("reject", 100)]
+    stages = dmarc_schedule_set(
+        actor=Actor.for_user(tenants.alice),
+        domain=domain,
+        stages=dmarc_schedule_recommended(now=now),
+    )
+    assert [(s.policy, s.pct) for s in stages] == [
+        ("quarantine", 25),
+        ("quarantine", 100),
+        ("reject", 100),
+    ]
 
     # when the first stage falls due
     with django_capture_on_commit_callbacks(execute=True):
@@ -106,8 +120,14 @@ def test_a_schedule_must_tighten(make_domain, tenants):
     domain = make_domain("loosen.test")
     later = timezone.now() + timedelta(days=10)
     with pytest.raises(ValidationFailed):
-        dmarc_schedule_set(actor=Actor.for_user(tenants.alice), domain=domain, stages=[
-            StagePlan("reject", 100, later), StagePlan("quarantine", 100, later + timedelta(days=5))])
+        dmarc_schedule_set(
+            actor=Actor.for_user(tenants.alice),
+            domain=domain,
+            stages=[
+                StagePlan("reject", 100, later),
+                StagePlan("quarantine", 100, later + timedelta(days=5)),
+            ],
+        )
 
 
 def test_the_periodic_recheck_spreads_domains_over_the_period(make_domain, server_dns):

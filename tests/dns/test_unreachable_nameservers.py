@@ -13,10 +13,15 @@ from mailherd.dns.records import RecordSpec, ServerSpec, build_records
 
 
 def _records():
-    return build_records(RecordSpec(
-        domain="acme.test", verification_name="_mailherd-verify.acme.test", verification_value="v=1",
-        server=ServerSpec("mail.provider.test"), dkim_txt="v=DKIM1;p=abc",
-    ))
+    return build_records(
+        RecordSpec(
+            domain="acme.test",
+            verification_name="_mailherd-verify.acme.test",
+            verification_value="v=1",
+            server=ServerSpec("mail.provider.test"),
+            dkim_txt="v=DKIM1;p=abc",
+        )
+    )
 
 
 class _Servfail(threading.Thread):
