@@ -102,7 +102,7 @@ def test_downgrade_is_refused_with_what_to_remove(localstripe, tenants, monkeypa
     # given Acme uses 12 domains and 150 mailboxes (hosting counts them)
     monkeypatch.setattr(
         "mailherd.hosting.selectors.hosting_usage_counts",
-        lambda organization: {"domains": 12, "mailboxes": 150, "aliases": 0, "storage_mb": 0},
+        lambda organization, **_: {"domains": 12, "mailboxes": 150, "aliases": 0, "storage_mb": 0},
     )
 
     with pytest.raises(DowngradeBlocked) as refused:
@@ -122,7 +122,7 @@ def test_downgrade_refusal_is_shown_on_the_plans_page(
     subscribe(tenants.acme, "enterprise")
     monkeypatch.setattr(
         "mailherd.hosting.selectors.hosting_usage_counts",
-        lambda organization: {"domains": 4, "mailboxes": 0, "aliases": 0, "storage_mb": 0},
+        lambda organization, **_: {"domains": 4, "mailboxes": 0, "aliases": 0, "storage_mb": 0},
     )
     page = alice_client.get(f"/o/{tenants.acme.slug}/billing/plans/").content.decode()
     assert "Remove 1 domains (you use 4; Starter allows 3)." in page
