@@ -97,7 +97,11 @@ def _claim_next() -> ProvisioningOp | None:
             pk=op.pk, status=ProvisioningOp.Status.PENDING
         ).update(status=ProvisioningOp.Status.IN_PROGRESS, claimed_at=now, attempts=op.attempts + 1)
         if claimed == 1:
-            op.refresh_from_db()
+            op.status, op.claimed_at, op.attempts = (
+                ProvisioningOp.Status.IN_PROGRESS,
+                now,
+                op.attempts + 1,
+            )
             return op
     return None
 
@@ -329,21 +333,25 @@ def _sync_mailbox(op, client, server) -> None:
     }
     password = op.secret or None
 
-    def apply():
-        existing = client.get_mailbox(address)
-        if existing is None:
+    def create():
+        # The common case is one call; "already exists" means an earlier attempt got through.
+        try:
+            client.add_mailbox(address, password=password, **desired)
+        except MailcowAlreadyExists:
+            client.edit_mailbox(address, password=password, **desired)
+
+    def update():
+        try:
+            client.edit_mailbox(address, password=password, **desired)
+        except MailcowNotFound:
             if password is None:
                 raise Permanent(
                     "The mailbox is missing on the server and no password is known: set a new password."
                 )
-            try:
-                client.add_mailbox(address, password=password, **desired)
-                return
-            except MailcowAlreadyExists:
-                pass  # created by an earlier attempt whose answer was lost
-        client.edit_mailbox(address, password=password, **desired)
+            client.add_mailbox(address, password=password, **desired)
 
-    _with_domain_limits_refreshed(op, client, server, apply)
+    creating = op.kind == ProvisioningOp.Kind.MAILBOX_CREATE and password is not None
+    _with_domain_limits_refreshed(op, client, server, create if creating else update)
 
 
 def _delete_mailbox(op, client, server) -> None:

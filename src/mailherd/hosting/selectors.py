@@ -1,20 +1,25 @@
 """Reads of hosted objects (domains, mailboxes, aliases)."""
 
-from django.db.models import Q, Sum
+from django.db.models import CharField, Count, Q, Sum, Value
 
 from mailherd.hosting.models import Alias, Domain, Mailbox, ProvisioningOp
 
 
-def hosting_usage_counts(*, organization) -> dict[str, int]:
-    return {
-        "domains": Domain.objects.filter(organization=organization).count(),
-        "mailboxes": Mailbox.objects.filter(organization=organization).count(),
-        "aliases": Alias.objects.filter(organization=organization).count(),
-        "storage_mb": Mailbox.objects.filter(organization=organization).aggregate(
-            total=Sum("quota_mb")
-        )["total"]
-        or 0,
-    }
+def hosting_usage_counts(
+    *, organization, names=("domains", "mailboxes", "aliases", "storage_mb")
+) -> dict[str, int]:
+    """Count only what is asked: this runs under the organization lock, on every create."""
+    counts = {}
+    if "domains" in names:
+        counts["domains"] = Domain.objects.filter(organization=organization).count()
+    if "mailboxes" in names or "storage_mb" in names:
+        totals = Mailbox.objects.filter(organization=organization).aggregate(
+            count=Count("id"), storage=Sum("quota_mb")
+        )
+        counts["mailboxes"], counts["storage_mb"] = totals["count"], totals["storage"] or 0
+    if "aliases" in names:
+        counts["aliases"] = Alias.objects.filter(organization=organization).count()
+    return counts
 
 
 def domain_list(*, organization):
@@ -38,6 +43,25 @@ def domain_get(*, organization, name: str) -> Domain | None:
         .select_related("mail_server")
         .first()
     )
+
+
+def address_in_use(address: str) -> str | None:
+    """Return "mailbox" or "alias" if the address is taken, in one query."""
+    kind = Value("", output_field=CharField())
+    taken = (
+        Mailbox.objects.filter(address=address)
+        .order_by()
+        .annotate(kind=Value("mailbox", output_field=CharField()))
+        .values_list("kind", flat=True)
+        .union(
+            Alias.objects.filter(address=address)
+            .order_by()
+            .annotate(kind=Value("alias", output_field=kind.output_field))
+            .values_list("kind", flat=True)
+        )
+    )
+    rows = list(taken)
+    return rows[0] if rows else None
 
 
 def mailbox_list(*, organization, domain: str | None = None, search: str = ""):

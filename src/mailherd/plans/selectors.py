@@ -30,17 +30,16 @@ def plan_list_public():
     return Plan.objects.filter(is_public=True, is_retired=False)
 
 
-def organization_usage_counts(*, organization) -> dict[str, int]:
-    """Return what the organization uses of each limited resource.
+def organization_usage_counts(*, organization, names=LIMIT_NAMES) -> dict[str, int]:
+    """Return what the organization uses of each limited resource in `names`.
 
-    Counts come from the hosting app once it is installed; deleted objects
-    waiting for removal from Mailcow still count until they are gone.
+    Counts come from the hosting app once it is installed.
     """
-    counts = dict.fromkeys(LIMIT_NAMES, 0)
+    counts = dict.fromkeys(names, 0)
     if apps.is_installed("mailherd.hosting"):
         from mailherd.hosting.selectors import hosting_usage_counts
 
-        counts.update(hosting_usage_counts(organization=organization))
+        counts.update(hosting_usage_counts(organization=organization, names=names))
     return counts
 
 

@@ -12,7 +12,8 @@ def check_limit(
     The caller must hold the organization lock (tenancy.locks.organization_lock).
     Returns the usage counts it read, for callers checking several limits.
     """
-    counts = counts if counts is not None else organization_usage_counts(organization=organization)
+    if counts is None:
+        counts = organization_usage_counts(organization=organization, names=(limit_name,))
     plan = organization.plan
     limit = plan.limit_for(limit_name)
     used = counts[limit_name]

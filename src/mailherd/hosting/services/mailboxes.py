@@ -8,10 +8,12 @@ from mailherd.core.actors import Actor
 from mailherd.core.audit import audit_record
 from mailherd.core.errors import NotFound, ValidationFailed
 from mailherd.hosting.errors import AddressInUse, DomainNotVerified
-from mailherd.hosting.models import Alias, Domain, Mailbox, ProvisioningOp, SyncStatus
+from mailherd.hosting.models import Domain, Mailbox, ProvisioningOp, SyncStatus
+from mailherd.hosting.selectors import address_in_use
 from mailherd.hosting.services.limits import check_limit
 from mailherd.hosting.services.outbox import enqueue
 from mailherd.hosting.validation import check_password_policy, split_address
+from mailherd.plans.selectors import organization_usage_counts
 from mailherd.tenancy.locks import organization_lock
 
 DEFAULT_QUOTA_MB = 1024
@@ -62,10 +64,12 @@ def _usable_domain(organization, domain_name: str) -> Domain:
 
 def ensure_address_free(address: str) -> None:
     """An address is never both a mailbox and an alias (nor two of either)."""
-    if Mailbox.objects.filter(address=address).exists():
-        raise AddressInUse(f"{address} is already a mailbox.", field="address")
-    if Alias.objects.filter(address=address).exists():
-        raise AddressInUse(f"{address} is already an alias.", field="address")
+    kind = address_in_use(address)
+    if kind:
+        raise AddressInUse(
+            f"{address} is already {'a mailbox' if kind == 'mailbox' else 'an alias'}.",
+            field="address",
+        )
 
 
 @transaction.atomic
@@ -89,7 +93,13 @@ def mailbox_create(
 
     organization = organization_lock(organization_id=organization.pk)
     domain = _usable_domain(organization, domain_name)
-    counts = check_limit(organization, "mailboxes")
+    counts = check_limit(
+        organization,
+        "mailboxes",
+        counts=organization_usage_counts(
+            organization=organization, names=("mailboxes", "storage_mb")
+        ),
+    )
     if quota is None:
         left = organization.plan.max_storage_mb - counts["storage_mb"]
         quota = min(DEFAULT_QUOTA_MB, left) if left > 0 else DEFAULT_QUOTA_MB
@@ -149,7 +159,12 @@ def mailbox_update(
     if quota_mb is not None:
         quota = _clean_quota(quota_mb)
         if quota > mailbox.quota_mb:
-            check_limit(organization, "storage_mb", requested=quota - mailbox.quota_mb)
+            check_limit(
+                organization,
+                "storage_mb",
+                requested=quota - mailbox.quota_mb,
+                counts=organization_usage_counts(organization=organization, names=("storage_mb",)),
+            )
         if quota != mailbox.quota_mb:
             changes["quota_mb"] = quota
     if name is not None and _clean_name(name) != mailbox.name:
