@@ -31,6 +31,7 @@ from mailherd.billing.notify import notify_after_commit
 from mailherd.billing.selectors import plan_for_stripe_price
 from mailherd.core.actors import Actor
 from mailherd.core.audit import audit_record
+from mailherd.hosting.services import organization_limits_changed
 from mailherd.tenancy.locks import organization_lock
 
 logger = logging.getLogger(__name__)
@@ -122,6 +123,8 @@ def remote_state_apply(
             old_plan = organization.plan.slug
             organization.plan = plan
             organization.save(update_fields=["plan"])
+            # Mailcow's per-domain limits follow the plan.
+            organization_limits_changed(actor=actor, organization=organization)
             audit_record(
                 actor=actor,
                 action="organization.plan_change",
