@@ -115,6 +115,7 @@ def feature_switch_list() -> list[dict]:
     return [
         {
             "name": name,
+            "label": name.replace("_", " ").capitalize(),
             "description": SWITCHES.get(name, (True, ""))[1],
             "enabled": rows[name].enabled if name in rows else SWITCHES.get(name, (True,))[0],
         }
@@ -150,6 +151,14 @@ class Dashboard:
     outbox: dict[str, int] = field(default_factory=dict)
     outbox_failed: list = field(default_factory=list)
     outbox_available: bool = False
+
+    @property
+    def mrr_amounts(self) -> list[tuple[str, float]]:
+        return [(currency, cents / 100) for currency, cents in self.mrr]
+
+    @property
+    def past_due_amounts(self) -> list[tuple[str, float]]:
+        return [(currency, cents / 100) for currency, cents in self.past_due_amount]
 
 
 def _billing_summary() -> dict | None:

@@ -78,6 +78,10 @@ class OrganizationAdmin(admin.ModelAdmin):
             return ["plan", "status", "created_at"]
         return ["status", "created_at"]
 
+    def has_delete_permission(self, request, obj=None):
+        # Deleting here would leave its domains and mailboxes in Mailcow; closing is a service.
+        return False
+
     @admin.display(description="Members", ordering="_members")
     def member_count(self, obj):
         return obj._members
