@@ -37,7 +37,9 @@ def shown_domain(make_domain, server_dns):
     return domain
 
 
-def test_records_page_desktop(live_server, page, tenants, shown_domain):  # noqa: F811
+def test_records_page_desktop_and_phone(live_server, page, phone_page, tenants, shown_domain):  # noqa: F811
+    # One test for both widths: a second transactional test after DB tests loses the seeded plans
+    # (serialized_rollback), so the phone view reuses this test's data.
     _login(page, live_server, "alice@acme.test")
     page.goto(f"{live_server.url}/o/{tenants.acme.slug}/domains/{shown_domain.name}/dns/")
     page.get_by_role("button", name="Check now").click()  # htmx swaps the table in place
@@ -54,8 +56,7 @@ def test_records_page_desktop(live_server, page, tenants, shown_domain):  # noqa
     page.locator("tr[data-key=spf] .dns-value .dns-copy", has_text="Copied").wait_for()
     assert page.evaluate("navigator.clipboard.readText()") == "v=spf1 mx a:mail.provider.test -all"
 
-
-def test_records_page_phone(live_server, phone_page, tenants, shown_domain):  # noqa: F811
+    # the same page at phone width
     _login(phone_page, live_server, "alice@acme.test")
     phone_page.goto(f"{live_server.url}/o/{tenants.acme.slug}/domains/{shown_domain.name}/dns/")
     phone_page.get_by_role("button", name="Check now").click()
