@@ -26,6 +26,27 @@ def make_org(owner: User, name: str, plan: str = "starter") -> Organization:
     return organization_create(actor=Actor.for_user(owner), name=name, owner=owner, plan_slug=plan)
 
 
+@pytest.fixture(autouse=True)
+def _seeded_plans(request):
+    """Re-seed the plans when an earlier transactional test flushed the data migration's rows."""
+    marker = request.node.get_closest_marker("django_db")
+    names = set(request.fixturenames)
+    if marker is None and not names & {"db", "transactional_db", "live_server"}:
+        return
+    transactional = bool(names & {"transactional_db", "live_server"}) or bool(
+        marker is not None and marker.kwargs.get("transaction", False)
+    )
+    request.getfixturevalue("transactional_db" if transactional else "db")
+    import importlib
+
+    from django.apps import apps
+
+    from mailherd.plans.models import Plan
+
+    if not Plan.objects.exists():
+        importlib.import_module("mailherd.plans.migrations.0002_seed_plans").seed(apps, None)
+
+
 @dataclass
 class Tenants:
     alice: User

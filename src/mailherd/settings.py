@@ -130,7 +130,9 @@ ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_RATE_LIMITS = {"login_failed": "10/m/ip,5/5m/key", "signup": "20/h/ip"}
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https" if SITE_URL.startswith("https://") else "http"
-ACCOUNT_ADAPTER = "mailherd.tenancy.adapters.AccountAdapter"
+# Branded account emails (sender, subject, site name) that land in the notification log.
+ACCOUNT_ADAPTER = "mailherd.notifications.adapters.BrandedAccountAdapter"
+MFA_ADAPTER = "mailherd.notifications.adapters.BrandedMFAAdapter"
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = env_str("MAILHERD_PRODUCT_NAME", "Mailherd")
 

@@ -1,11 +1,6 @@
-from django.contrib import admin
 from django.urls import include, path
 
 from mailherd.api.v1 import api
-
-admin.site.site_header = "Mailherd back office"
-admin.site.site_title = "Mailherd operator"
-admin.site.index_title = "Operations"
 
 urlpatterns = [
     path("operator/", include("mailherd.operator.urls")),
@@ -14,5 +9,6 @@ urlpatterns = [
     path("", include("mailherd.billing.urls")),
     path("", include("mailherd.hosting.urls")),
     path("", include("mailherd.dns.urls")),
+    path("", include("mailherd.operator.portal_urls")),
     path("", include("mailherd.portal.urls")),
 ]

@@ -82,7 +82,7 @@ def test_a_plan_change_below_usage_is_refused_with_the_list_of_excesses(ops_clie
     # then nothing changes and the page lists what is over
     assert response.status_code == 200
     assert b"plan-change-refused" in response.content
-    assert b"domains: uses 2, Tiny allows 1" in response.content
+    assert b"Remove 1 domains (you use 2; Tiny allows 1)." in response.content
     tenants.acme.refresh_from_db()
     assert tenants.acme.plan.slug == "starter"
     assert not AuditEvent.objects.filter(action="organization.plan_change").exists()
@@ -103,7 +103,7 @@ def test_the_plan_change_service_names_every_excess(tenants):
             actor=Actor.system(), organization_id=tenants.acme.pk, plan_id=zero.pk
         )
     assert refused.value.code == "plan_change_refused"
-    assert refused.value.fields["problems"] == ["domains: uses 2, Zero allows 0"]
+    assert refused.value.fields["problems"] == ["Remove 2 domains (you use 2; Zero allows 0)."]
 
 
 def test_suspend_and_reactivate_go_through_the_hosting_services(ops_client, tenants):

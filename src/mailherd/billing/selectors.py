@@ -4,14 +4,7 @@ from dataclasses import dataclass
 
 from mailherd.billing.models import Invoice, Subscription
 from mailherd.plans.models import Plan
-from mailherd.plans.selectors import organization_usage
-
-LIMIT_LABELS = {
-    "domains": "domains",
-    "mailboxes": "mailboxes",
-    "aliases": "aliases",
-    "storage_mb": "MiB of mailbox storage",
-}
+from mailherd.plans.selectors import plan_fit_problems
 
 
 def subscription_get(*, organization) -> Subscription | None:
@@ -41,23 +34,6 @@ def plan_for_stripe_price(*, price_id: str, metadata: dict | None = None) -> Pla
     if plan is None and metadata and metadata.get(PLAN_METADATA_KEY):
         plan = Plan.objects.filter(slug=metadata[PLAN_METADATA_KEY]).first()
     return plan
-
-
-def plan_fit_problems(*, organization, plan: Plan) -> list[str]:
-    """Return what the organization must remove before it fits in `plan` (empty: it fits).
-
-    >>> plan_fit_problems(organization=acme, plan=tiny)   # doctest: +SKIP
-    ['Remove 2 domains (you use 5; Tiny allows 3).']
-    """
-    problems = []
-    for name, usage in organization_usage(organization=organization).items():
-        limit = plan.limit_for(name)
-        if usage.used > limit:
-            problems.append(
-                f"Remove {usage.used - limit} {LIMIT_LABELS.get(name, name)}"
-                f" (you use {usage.used}; {plan.name} allows {limit})."
-            )
-    return problems
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,23 @@ from mailherd.plans.selectors import organization_usage
 router = Router(tags=["hosting"])
 
 
+def _hosting_enabled(operation):
+    """Every hosting endpoint is 404 while the operator has switched email hosting off."""
+    import functools
+
+    from mailherd.operator.selectors import feature_require
+
+    @functools.wraps(operation)
+    def wrapper(request, *args, **kwargs):
+        feature_require("email_hosting", request.organization)
+        return operation(request, *args, **kwargs)
+
+    return wrapper
+
+
+router.add_decorator(_hosting_enabled)
+
+
 class ErrorOut(Schema):
     code: str
     message: str

@@ -16,10 +16,16 @@ from mailherd.hosting.forms import (
     MailboxEditForm,
     PasswordForm,
 )
+from mailherd.operator.selectors import feature_view
 from mailherd.portal.base import org_view, portal_context, run_service
 from mailherd.tenancy.selectors import can_manage_hosting
 
 PAGE_SIZE = 25
+
+
+def hosting_view(view):
+    """An organization page that exists only while email hosting is switched on."""
+    return org_view(feature_view("email_hosting")(view))
 
 
 def _can_change(request) -> bool:
@@ -39,7 +45,7 @@ def _domain_or_404(request, name):
 # -- domains -------------------------------------------------------------------
 
 
-@org_view
+@hosting_view
 def domain_list(request):
     form = DomainForm(request.POST or None)
     if request.method == "POST" and _can_change(request) and form.is_valid():
@@ -73,7 +79,7 @@ def domain_list(request):
     )
 
 
-@org_view
+@hosting_view
 def domain_detail(request, name):
     domain = _domain_or_404(request, name)
     context = portal_context(
@@ -90,7 +96,7 @@ def domain_detail(request, name):
 
 
 @require_POST
-@org_view
+@hosting_view
 def domain_verify(request, name):
     domain = _domain_or_404(request, name)
     if _can_change(request):
@@ -106,7 +112,7 @@ def domain_verify(request, name):
 
 
 @require_POST
-@org_view
+@hosting_view
 def domain_delete(request, name):
     domain = _domain_or_404(request, name)
     form = DomainDeleteForm(request.POST)
@@ -135,7 +141,7 @@ def domain_delete(request, name):
 # -- mailboxes -----------------------------------------------------------------
 
 
-@org_view
+@hosting_view
 def mailbox_list(request):
     domain = request.GET.get("domain", "")
     search = request.GET.get("q", "")
@@ -157,7 +163,7 @@ def mailbox_list(request):
     return render(request, template, context)
 
 
-@org_view
+@hosting_view
 def mailbox_create(request):
     domains = [d for d in selectors.domain_list(organization=request.organization) if d.is_verified]
     form = MailboxCreateForm(
@@ -204,7 +210,7 @@ def _mailbox_or_404(request, address):
     return mailbox
 
 
-@org_view
+@hosting_view
 def mailbox_detail(request, address):
     mailbox = _mailbox_or_404(request, address)
     form = MailboxEditForm(
@@ -249,7 +255,7 @@ def mailbox_detail(request, address):
 
 
 @require_POST
-@org_view
+@hosting_view
 def mailbox_password(request, address):
     mailbox = _mailbox_or_404(request, address)
     form = PasswordForm(request.POST)
@@ -278,7 +284,7 @@ def mailbox_password(request, address):
 
 
 @require_POST
-@org_view
+@hosting_view
 def mailbox_delete(request, address):
     mailbox = _mailbox_or_404(request, address)
     if _can_change(request):
@@ -306,7 +312,7 @@ def mailbox_delete(request, address):
 # -- aliases -------------------------------------------------------------------
 
 
-@org_view
+@hosting_view
 def alias_list(request):
     search = request.GET.get("q", "")
     domain = request.GET.get("domain", "")
@@ -344,7 +350,7 @@ def alias_list(request):
     return render(request, template, context)
 
 
-@org_view
+@hosting_view
 def alias_detail(request, address):
     alias = selectors.alias_get(organization=request.organization, address=address)
     if alias is None:
@@ -382,7 +388,7 @@ def alias_detail(request, address):
 
 
 @require_POST
-@org_view
+@hosting_view
 def alias_delete(request, address):
     alias = selectors.alias_get(organization=request.organization, address=address)
     if alias is None:

@@ -278,14 +278,6 @@ def organization_audit_list(*, organization, action: str = "", actor: str = ""):
 
 def plan_excess(*, organization, plan) -> list[str]:
     """Return a sentence per limit that `organization` uses beyond `plan` (empty: it fits)."""
-    from mailherd.plans.selectors import LIMIT_NAMES, organization_usage_counts
+    from mailherd.plans.selectors import plan_fit_problems
 
-    counts = organization_usage_counts(organization=organization)
-    problems = []
-    for name in LIMIT_NAMES:
-        limit = plan.limit_for(name)
-        if counts[name] > limit:
-            unit = " MiB" if name == "storage_mb" else ""
-            label = "storage" if name == "storage_mb" else name
-            problems.append(f"{label}: uses {counts[name]}{unit}, {plan.name} allows {limit}{unit}")
-    return problems
+    return plan_fit_problems(organization=organization, plan=plan)

@@ -5,6 +5,7 @@ from django.db import transaction
 from mailherd.core.actors import Actor
 from mailherd.core.audit import audit_record
 from mailherd.core.errors import NotFound, ValidationFailed
+from mailherd.hosting.services import organization_limits_changed
 from mailherd.operator.errors import PlanChangeRefused
 from mailherd.operator.models import Branding, FeatureSwitch
 from mailherd.operator.selectors import (
@@ -87,6 +88,8 @@ def organization_plan_change(*, actor: Actor, organization_id: int, plan_id: int
     previous = organization.plan
     organization.plan = plan
     organization.save(update_fields=["plan"])
+    # Mailcow's per-domain limits follow the plan.
+    organization_limits_changed(actor=actor, organization=organization)
     audit_record(
         actor=actor,
         action="organization.plan_change",

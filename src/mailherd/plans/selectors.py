@@ -47,3 +47,30 @@ def organization_usage(*, organization) -> dict[str, LimitUsage]:
     plan = organization.plan
     counts = organization_usage_counts(organization=organization)
     return {name: LimitUsage(name, counts[name], plan.limit_for(name)) for name in LIMIT_NAMES}
+
+
+LIMIT_LABELS = {
+    "domains": "domains",
+    "mailboxes": "mailboxes",
+    "aliases": "aliases",
+    "storage_mb": "MiB of mailbox storage",
+}
+
+
+def plan_fit_problems(*, organization, plan: Plan) -> list[str]:
+    """Return what the organization must remove before it fits in `plan` (empty: it fits).
+
+    The one rule behind every plan change: billing's downgrades and the back office's.
+
+    >>> plan_fit_problems(organization=acme, plan=tiny)   # doctest: +SKIP
+    ['Remove 2 domains (you use 5; Tiny allows 3).']
+    """
+    problems = []
+    for name, usage in organization_usage(organization=organization).items():
+        limit = plan.limit_for(name)
+        if usage.used > limit:
+            problems.append(
+                f"Remove {usage.used - limit} {LIMIT_LABELS.get(name, name)}"
+                f" (you use {usage.used}; {plan.name} allows {limit})."
+            )
+    return problems
