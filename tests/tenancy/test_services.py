@@ -7,7 +7,12 @@ from django.utils import timezone
 from mailherd.core.actors import Actor
 from mailherd.core.models import AuditEvent
 from mailherd.tenancy import services
-from mailherd.tenancy.errors import AlreadyMember, InvalidOrganizationName, InvitationInvalid, LastOwner
+from mailherd.tenancy.errors import (
+    AlreadyMember,
+    InvalidOrganizationName,
+    InvitationInvalid,
+    LastOwner,
+)
 from mailherd.tenancy.models import Invitation, Membership, Organization, Role
 from tests.conftest import make_user
 
