@@ -144,7 +144,7 @@ def test_mailcow_refusals_are_parked_and_shown(tenants, mail_server, sim):
     mailbox = Mailbox.objects.get(address="x@acme.test")
     assert mailbox.sync_status == "error" and mailbox.last_error
     op = ProvisioningOp.objects.get(object_key="mailbox:x@acme.test")
-    assert op.status == "failed" and op.secret == ""
+    assert op.status == "failed"
 
 
 @pytest.mark.django_db
@@ -221,3 +221,34 @@ def test_nothing_is_lost_without_a_server_and_all_is_applied_when_one_is_added(
     assert client_for(server).get_mailbox("first@early.test") is not None
     tenants.acme.refresh_from_db()
     assert tenants.acme.mail_server == server
+
+
+@pytest.mark.django_db
+def test_the_operator_can_retry_or_discard_parked_rows(tenants, mail_server, sim, operator_user, client):
+    verified_domain(tenants.acme, "acme.test")
+    outbox_drain()
+    client_for(mail_server).add_alias("x@acme.test", ["y@acme.test"])  # a clash made behind Mailherd's back
+    services.mailbox_create(actor=SYSTEM, organization=tenants.acme, address="x@acme.test", password="Strong-pass-123", quota_mb=10)
+    outbox_drain()
+    op = ProvisioningOp.objects.get(object_key="mailbox:x@acme.test", status="failed")
+    # the operator removes the clash on the server, then retries from the back office
+    client_for(mail_server).delete_alias("x@acme.test")
+    from allauth.mfa.models import Authenticator
+
+    Authenticator.objects.create(user=operator_user, type=Authenticator.Type.TOTP, data={"secret": "x"})
+    client.force_login(operator_user)
+    response = client.post("/operator/hosting/provisioningop/", {"action": "retry", "_selected_action": [op.pk]})
+    assert response.status_code == 302
+    outbox_drain()
+    assert Mailbox.objects.get(address="x@acme.test").sync_status == "active"
+    op.refresh_from_db()
+    assert op.status == "done" and op.secret == ""  # wiped once applied
+    # a row that cannot be applied can be discarded, and its secret goes with it
+    client_for(mail_server).add_alias("z@acme.test", ["y@acme.test"])
+    services.mailbox_create(actor=SYSTEM, organization=tenants.acme, address="z@acme.test", password="Strong-pass-123", quota_mb=10)
+    outbox_drain()
+    parked = ProvisioningOp.objects.get(object_key="mailbox:z@acme.test", status="failed")
+    client.post("/operator/hosting/provisioningop/", {"action": "discard", "_selected_action": [parked.pk]})
+    parked.refresh_from_db()
+    assert parked.status == "done" and parked.secret == ""
+    assert parked.last_error.startswith("discarded by ops@operator.test")

@@ -174,9 +174,9 @@ def _retry_later(op: ProvisioningOp, error: str) -> None:
 def _park(op: ProvisioningOp, error: str) -> None:
     logger.warning("outbox %s %s: refused: %s", op.kind, op.object_key, error)
     with transaction.atomic():
-        ProvisioningOp.objects.filter(pk=op.pk).update(
-            status=ProvisioningOp.Status.FAILED, last_error=error[:2000], secret=""
-        )
+# The secret stays (encrypted) so an operator's retry can still apply it;
+        # it is wiped when the row is applied or discarded.
+        ProvisioningOp.objects.filter(pk=op.pk).update(status=ProvisioningOp.Status.FAILED, last_error=error[:2000])
         _mark_object(op, SyncStatus.ERROR, error)
 
 

@@ -41,3 +41,43 @@ def kick_worker() -> None:
         outbox_process_task.delay()
     except Exception as exc:  # noqa: BLE001 - a broker outage must not fail the user's change
         logger.warning("could not nudge the outbox worker: %s", exc)
+
+
+def outbox_retry(*, actor, op_ids) -> int:
+    """Put parked rows back in line (the operator fixed the cause). Returns how many."""
+    from mailherd.core.audit import audit_record
+    from mailherd.hosting.models import SyncStatus
+
+    with transaction.atomic():
+        ops = list(ProvisioningOp.objects.select_for_update().filter(pk__in=op_ids, status=ProvisioningOp.Status.FAILED))
+        for op in ops:
+            op.status, op.next_attempt_at, op.attempts = ProvisioningOp.Status.PENDING, timezone.now(), 0
+            op.save(update_fields=["status", "next_attempt_at", "attempts"])
+            _object_pending(op, SyncStatus.PENDING)
+            audit_record(actor=actor, action="outbox.retry", organization=op.organization, obj=op)
+        if ops:
+            transaction.on_commit(kick_worker)
+    return len(ops)
+
+
+def outbox_discard(*, actor, op_ids) -> int:
+    """Give up on parked rows; the object keeps its error until it is changed again."""
+    from mailherd.core.audit import audit_record
+
+    with transaction.atomic():
+        ops = list(ProvisioningOp.objects.select_for_update().filter(pk__in=op_ids, status=ProvisioningOp.Status.FAILED))
+        for op in ops:
+            op.status, op.secret = ProvisioningOp.Status.DONE, ""
+            op.last_error = f"discarded by {actor.label}: {op.last_error}"[:2000]
+            op.save(update_fields=["status", "secret", "last_error"])
+            audit_record(actor=actor, action="outbox.discard", organization=op.organization, obj=op)
+    return len(ops)
+
+
+def _object_pending(op, status) -> None:
+    from mailherd.hosting.models import Alias, Mailbox
+
+    kind, _, identifier = op.object_key.partition(":")
+    model = {"mailbox": Mailbox, "alias": Alias}.get(kind)
+    if model is not None:
+        model.objects.filter(address=identifier).update(sync_status=status)

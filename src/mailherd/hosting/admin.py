@@ -1,0 +1,82 @@
+from django.contrib import admin, messages
+
+from mailherd.core.actors import Actor
+from mailherd.hosting.models import Alias, Domain, DriftReport, Mailbox, ProvisioningOp
+from mailherd.hosting.services.outbox import outbox_discard, outbox_retry
+
+
+@admin.register(Domain)
+class DomainAdmin(admin.ModelAdmin):
+    list_display = ["name", "organization", "status", "mail_server", "verified_at", "created_at"]
+    list_filter = ["status", "mail_server"]
+    search_fields = ["name", "organization__name"]
+    list_select_related = ["organization", "mail_server"]
+    readonly_fields = [f.name for f in Domain._meta.fields]
+
+    def has_add_permission(self, request):
+        return False  # customers add domains; the back office looks
+
+
+@admin.register(Mailbox)
+class MailboxAdmin(admin.ModelAdmin):
+    list_display = ["address", "organization", "quota_mb", "enabled", "sync_status", "quota_used_bytes", "messages"]
+    list_filter = ["sync_status", "enabled"]
+    search_fields = ["address", "name", "organization__name"]
+    list_select_related = ["organization"]
+    readonly_fields = [f.name for f in Mailbox._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(Alias)
+class AliasAdmin(admin.ModelAdmin):
+    list_display = ["address", "organization", "enabled", "sync_status"]
+    list_filter = ["sync_status", "enabled"]
+    search_fields = ["address", "organization__name"]
+    list_select_related = ["organization"]
+    readonly_fields = [f.name for f in Alias._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(ProvisioningOp)
+class ProvisioningOpAdmin(admin.ModelAdmin):
+    list_display = ["id", "kind", "object_key", "organization", "status", "attempts", "next_attempt_at", "short_error"]
+    list_filter = ["status", "kind", "mail_server"]
+    search_fields = ["object_key", "organization__name", "last_error"]
+    list_select_related = ["organization"]
+    exclude = ["secret"]
+    readonly_fields = [f.name for f in ProvisioningOp._meta.fields if f.name != "secret"]
+    actions = ["retry", "discard"]
+
+    @admin.display(description="Error")
+    def short_error(self, obj):
+        return (obj.last_error[:120] + "…") if len(obj.last_error) > 120 else obj.last_error
+
+    @admin.action(description="Retry the selected parked rows")
+    def retry(self, request, queryset):
+        count = outbox_retry(actor=Actor.for_user(request.user, ip=request.META.get("REMOTE_ADDR")),
+                             op_ids=list(queryset.values_list("pk", flat=True)))
+        messages.success(request, f"{count} row(s) queued again.")
+
+    @admin.action(description="Discard the selected parked rows")
+    def discard(self, request, queryset):
+        count = outbox_discard(actor=Actor.for_user(request.user, ip=request.META.get("REMOTE_ADDR")),
+                               op_ids=list(queryset.values_list("pk", flat=True)))
+        messages.success(request, f"{count} row(s) discarded.")
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(DriftReport)
+class DriftReportAdmin(admin.ModelAdmin):
+    list_display = ["identifier", "kind", "mail_server", "first_seen_at", "last_seen_at", "resolved_at"]
+    list_filter = ["kind", "mail_server", ("resolved_at", admin.EmptyFieldListFilter)]
+    search_fields = ["identifier", "detail"]
+    readonly_fields = [f.name for f in DriftReport._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
