@@ -13,6 +13,10 @@ from mailherd.core.actors import Actor
 from mailherd.tenancy.models import Membership, Organization, User
 from mailherd.tenancy.services import organization_create
 
+# Session fixtures shared by every suite, registered once so each runs once per process:
+# Chromium (Playwright allows one instance), the Mailcow simulator, PowerDNS.
+pytest_plugins = ["tests.support.browser", "mailherd.mailcow.sim.testing", "tests.support.powerdns"]
+
 PASSWORD = "correct-horse-battery-staple"
 
 

@@ -9,7 +9,7 @@ from mailherd.billing.models import Subscription
 from tests.billing.conftest import FAILS_ON_CHARGE, add_card, post_event
 from tests.billing.test_dunning import _renewal_fails
 from tests.conftest import PASSWORD
-from tests.e2e.conftest import browser, page, phone_page, screenshot  # noqa: F401  (fixtures)
+from tests.e2e.conftest import screenshot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 

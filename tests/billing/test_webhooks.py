@@ -209,6 +209,12 @@ def test_events_localstripe_sends_by_itself_are_verified_and_handled(
     Here the subscription ends in Stripe and only the webhook tells Mailherd.
     """
     import httpx
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        # localstripe delivers several events at once; the in-memory SQLite test
+        # database shared with the live server thread cannot take concurrent writers.
+        pytest.skip("needs concurrent writers (PostgreSQL)")
 
     subscribe(tenants.acme, "enterprise")
     subscription = Subscription.objects.get()

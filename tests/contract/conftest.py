@@ -11,14 +11,9 @@ from __future__ import annotations
 import pytest
 
 from mailherd.mailcow.client import MailcowClient
-from mailherd.mailcow.sim.testing import (  # noqa: F401  (fixtures)
-    Cleanup,
-    MailcowTarget,
-    mailcow_cleanup,
-    mailcow_client,
-    mailcow_sim,
-    mailcow_target,
-)
+
+# The fixtures (mailcow_sim, mailcow_target, ...) come from the plugin registered in tests/conftest.py.
+from mailherd.mailcow.sim.testing import Cleanup, MailcowTarget
 
 
 def pytest_configure(config: pytest.Config) -> None:

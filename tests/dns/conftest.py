@@ -4,9 +4,7 @@ import pytest
 
 from mailherd.dns.records import Record, domain_records
 from mailherd.hosting.provisioning import outbox_drain
-from mailherd.mailcow.sim.testing import mailcow_sim  # noqa: F401  (fixture)
 from tests.hosting.conftest import mail_server, sim, verified_domain  # noqa: F401  (fixtures)
-from tests.support.powerdns import dns_nameserver, powerdns  # noqa: F401  (fixtures)
 
 SERVER_ADDRESS = "192.0.2.25"
 

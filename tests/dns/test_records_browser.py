@@ -7,7 +7,7 @@ import pytest
 from mailherd.dns.services import domain_check
 from tests.conftest import PASSWORD
 from tests.dns.conftest import expected, publish
-from tests.e2e.conftest import browser, page, phone_page, screenshot  # noqa: F401  (fixtures)
+from tests.e2e.conftest import screenshot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 

@@ -10,10 +10,8 @@ import pytest
 from mailherd.hosting.provisioning import outbox_drain
 from mailherd.mailcow.models import MailServer
 from mailherd.mailcow.services import client_for
-from mailherd.mailcow.sim.testing import mailcow_sim  # noqa: F401  (fixture)
 from tests.conftest import PASSWORD, make_org, make_user
 from tests.e2e.conftest import screenshot
-from tests.support.powerdns import dns_nameserver, powerdns  # noqa: F401  (fixtures)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

@@ -3,8 +3,6 @@ import pytest
 from mailherd.core.actors import Actor
 from mailherd.hosting.services.domains import _domain_claim, domain_add
 from mailherd.mailcow.models import MailServer
-from mailherd.mailcow.sim.testing import mailcow_sim  # noqa: F401  (fixture)
-from tests.support.powerdns import dns_nameserver, powerdns  # noqa: F401  (fixtures)
 
 
 @pytest.fixture

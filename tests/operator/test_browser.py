@@ -14,7 +14,7 @@ from mailherd.notifications.models import Announcement
 from mailherd.operator.models import Branding
 from mailherd.tenancy.models import Organization
 from tests.conftest import PASSWORD, make_org, make_user
-from tests.e2e.conftest import browser, page, screenshot  # noqa: F401  (fixtures)
+from tests.e2e.conftest import screenshot
 from tests.operator.fixtures import BRAND, with_two_factor
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
