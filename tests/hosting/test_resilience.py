@@ -252,3 +252,18 @@ def test_the_operator_can_retry_or_discard_parked_rows(tenants, mail_server, sim
     parked.refresh_from_db()
     assert parked.status == "done" and parked.secret == ""
     assert parked.last_error.startswith("discarded by ops@operator.test")
+
+
+@pytest.mark.django_db
+def test_mailbox_usage_is_refreshed_from_mailcow(tenants, mail_server, sim, alice_client):
+    verified_domain(tenants.acme, "acme.test")
+    services.mailbox_create(actor=SYSTEM, organization=tenants.acme, address="full@acme.test", quota_mb=100)
+    outbox_drain()
+    sim.set_usage("full@acme.test", quota_used=75 * 1024 * 1024, messages=1234)
+    from mailherd.hosting.tasks import reconcile_task
+
+    assert reconcile_task() == 1
+    mailbox = Mailbox.objects.get(address="full@acme.test")
+    assert (mailbox.quota_used_bytes, mailbox.messages, mailbox.usage_percent) == (75 * 1024 * 1024, 1234, 75)
+    page = alice_client.get("/o/acme/mailboxes/full@acme.test/").content.decode()
+    assert "75.0\xa0MB used · 1234 messages" in page

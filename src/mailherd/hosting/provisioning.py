@@ -313,6 +313,11 @@ def _delete_domain(op, client, server) -> None:
         pass
 
 
+def mailcow_display_name(mailbox: Mailbox) -> str:
+    """Mailcow names a mailbox after its local part when no name is given; say so explicitly."""
+    return mailbox.name or mailbox.local_part
+
+
 def _desired_active(mailbox: Mailbox) -> MailboxActive:
     if not mailbox.enabled:
         return MailboxActive.DISABLED
@@ -328,7 +333,7 @@ def _sync_mailbox(op, client, server) -> None:
         return  # deleted since; its delete row follows
     desired = {
         "quota_mib": mailbox.quota_mb,
-        "name": mailbox.name,
+        "name": mailcow_display_name(mailbox),
         "active": _desired_active(mailbox),
     }
     password = op.secret or None

@@ -12,7 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from mailherd.hosting.models import Alias, Domain, DriftReport, Mailbox, ProvisioningOp, SyncStatus
-from mailherd.hosting.provisioning import _client, _desired_active
+from mailherd.hosting.provisioning import _client, _desired_active, mailcow_display_name
 from mailherd.hosting.services.aliases import alias_key
 from mailherd.hosting.services.mailboxes import mailbox_key
 from mailherd.hosting.services.outbox import domain_key, enqueue
@@ -80,7 +80,7 @@ def reconcile_server(*, server: MailServer) -> ReconcileResult:
                 problem = f"quota {remote.quota_bytes} bytes instead of {mailbox.quota_mb} MiB"
             elif remote.active != _desired_active(mailbox):
                 problem = f"active={int(remote.active)} instead of {int(_desired_active(mailbox))}"
-            elif remote.name != mailbox.name:
+            elif remote.name != mailcow_display_name(mailbox):
                 problem = "display name changed"
             if problem:
                 result.repaired.append(f"mailbox {mailbox.address}: {problem}")

@@ -37,6 +37,7 @@ class Command(RunCommand):
                     actor=Actor.system(), name="Acme Demo", owner=customer, plan_slug="business"
                 )
         extra = self.prepare_mailcow(options)
+        _demo_mail(organization)
         site = f"http://{options['host']}:{options['port']}"
         self.stdout.write(self.style.SUCCESS("Demo data ready:"))
         self.stdout.write(
@@ -53,6 +54,47 @@ class Command(RunCommand):
         from mailherd.mailcow.demo import demo_simulator_processes
 
         return demo_simulator_processes(stdout=self.stdout)
+
+
+DEMO_DOMAIN = "acme-demo.test"
+
+
+def _demo_mail(organization) -> None:
+    """A verified domain with a few mailboxes and an alias; the worker applies them to Mailcow.
+
+    The demo domain's ownership is taken as proven (there is no public DNS for
+    .test); real domains go through the TXT check.
+    """
+    from django.utils import timezone
+
+    from mailherd.hosting import services
+    from mailherd.hosting.models import Domain
+    from mailherd.hosting.services.domains import _domain_claim
+
+    if Domain.objects.filter(organization=organization).exists():
+        return
+    actor = Actor.system()
+    domain = services.domain_add(actor=actor, organization=organization, name=DEMO_DOMAIN)
+    _domain_claim(actor=actor, domain_id=domain.pk, now=timezone.now())
+    for local, name, quota in (
+        ("alice", "Alice Example", 2048),
+        ("bob", "Bob Example", 1024),
+        ("carol", "Carol Example", 1024),
+    ):
+        services.mailbox_create(
+            actor=actor,
+            organization=organization,
+            address=f"{local}@{DEMO_DOMAIN}",
+            name=name,
+            quota_mb=quota,
+        )
+    services.alias_create(
+        actor=actor,
+        organization=organization,
+        address=f"info@{DEMO_DOMAIN}",
+        goto=[f"alice@{DEMO_DOMAIN}", f"bob@{DEMO_DOMAIN}"],
+    )
+    services.domain_add(actor=actor, organization=organization, name="acme-demo-unverified.test")
 
 
 def _verify_email(user) -> None:
