@@ -85,3 +85,35 @@ def test_domain_verify_dkim_ten_mailboxes_and_the_eleventh_refused(
     status, usage = api.call("get", "/usage")
     assert usage["mailboxes"] == {"used": 10, "limit": 10}
     assert usage["storage_mb"] == {"used": 5120, "limit": 10240}
+
+
+def test_bulk_create_applies_the_same_rules_item_by_item(api, tenants, mail_server, sim):
+    from tests.hosting.conftest import verified_domain
+
+    verified_domain(tenants.acme, "acme.test")
+    items = [{"address": f"b{n}@acme.test", "quota_mb": 100} for n in range(9)]
+    items += [
+        {"address": "b0@acme.test", "quota_mb": 100},  # duplicate of the first
+        {"address": "bad address@acme.test"},
+        {"address": "weak@acme.test", "password": "123"},
+        {"address": "last@acme.test", "quota_mb": 100},  # the tenth: fits
+        {"address": "over@acme.test", "quota_mb": 100},  # the eleventh: over the plan
+    ]
+    status, body = api.call("post", "/mailboxes/bulk", {"mailboxes": items})
+    assert status == 200, body
+    assert (body["created"], body["refused"]) == (10, 4)
+    codes = {r["address"]: r.get("code") for r in body["results"] if r["result"] == "refused"}
+    assert codes == {
+        "b0@acme.test": "address_in_use",
+        "bad address@acme.test": "invalid_address",
+        "weak@acme.test": "invalid",
+        "over@acme.test": "plan_limit_exceeded",
+    }
+    created = [r for r in body["results"] if r["result"] == "created"]
+    assert all(len(r["mailbox"]["password"]) >= 20 for r in created)  # generated, shown once
+    outbox_drain()
+    from mailherd.mailcow.services import client_for
+
+    assert len(client_for(mail_server).list_mailboxes("acme.test")) == 10
+    status, body = api.call("post", "/mailboxes/bulk", {"mailboxes": [{"address": "x@acme.test"}] * 501})
+    assert status == 422

@@ -1,12 +1,13 @@
 """Mailboxes: create within the plan, change, enable/disable, delete."""
 
 import secrets
+from dataclasses import dataclass
 
 from django.db import transaction
 
 from mailherd.core.actors import Actor
 from mailherd.core.audit import audit_record
-from mailherd.core.errors import NotFound, ValidationFailed
+from mailherd.core.errors import MailherdError, NotFound, ValidationFailed
 from mailherd.hosting.errors import AddressInUse, DomainNotVerified
 from mailherd.hosting.models import Domain, Mailbox, ProvisioningOp, SyncStatus
 from mailherd.hosting.selectors import address_in_use
@@ -72,6 +73,27 @@ def ensure_address_free(address: str) -> None:
         )
 
 
+@dataclass
+class MailboxRequest:
+    """One mailbox to create, as a customer gave it (validated by the service)."""
+
+    address: str
+    password: str | None = None
+    quota_mb: object = None
+    name: str = ""
+
+
+@dataclass
+class MailboxOutcome:
+    request: MailboxRequest
+    mailbox: Mailbox | None = None
+    password: str = ""  # generated passwords only, to show once
+    error: MailherdError | None = None
+
+
+MAX_BATCH = 500
+
+
 @transaction.atomic
 def mailbox_create(
     *,
@@ -83,35 +105,62 @@ def mailbox_create(
     name: str = "",
 ) -> tuple[Mailbox, str]:
     """Create a mailbox; return it with its password (generated if none was given, shown once)."""
-    local, domain_name = split_address(address)
+    request = MailboxRequest(address=address, password=password, quota_mb=quota_mb, name=name)
+    organization = organization_lock(organization_id=organization.pk)
+    outcome = _create_one(actor, organization, request, domains={}, counts=None)
+    return outcome.mailbox, outcome.password or password
+
+
+@transaction.atomic
+def mailbox_create_many(*, actor: Actor, organization, requests: list[MailboxRequest]) -> list[MailboxOutcome]:
+    """Create many mailboxes under one organization lock; each is refused or created on its own.
+
+    The same rules as `mailbox_create`, checked item by item against the usage
+    that the earlier items left: a refused item leaves no trace and does not
+    stop the others.
+    """
+    if len(requests) > MAX_BATCH:
+        raise ValidationFailed(f"Send at most {MAX_BATCH} mailboxes at once.", field="mailboxes")
+    organization = organization_lock(organization_id=organization.pk)
+    counts = organization_usage_counts(organization=organization, names=("mailboxes", "storage_mb"))
+    domains: dict = {}
+    outcomes = []
+    for request in requests:
+        try:
+            with transaction.atomic():  # a savepoint: a refused item leaves nothing behind
+                outcome = _create_one(actor, organization, request, domains=domains, counts=counts)
+        except MailherdError as error:
+            outcome = MailboxOutcome(request=request, error=error)
+        else:
+            counts["mailboxes"] += 1
+            counts["storage_mb"] += outcome.mailbox.quota_mb
+        outcomes.append(outcome)
+    return outcomes
+
+
+def _create_one(actor: Actor, organization, request: MailboxRequest, *, domains: dict, counts) -> MailboxOutcome:
+    """Validate and write one mailbox with its outbox row; the caller holds the organization lock."""
+    local, domain_name = split_address(request.address)
     address = f"{local}@{domain_name}"
-    quota = _clean_quota(quota_mb) if quota_mb not in (None, "") else None
-    name = _clean_name(name)
-    generated = not password
-    password = password or generate_password()
+    quota = _clean_quota(request.quota_mb) if request.quota_mb not in (None, "") else None
+    name = _clean_name(request.name)
+    generated = not request.password
+    password = request.password or generate_password()
     check_password_policy(password, address=address)
 
-    organization = organization_lock(organization_id=organization.pk)
-    domain = _usable_domain(organization, domain_name)
-    counts = check_limit(
-        organization,
-        "mailboxes",
-        counts=organization_usage_counts(
-            organization=organization, names=("mailboxes", "storage_mb")
-        ),
-    )
+    if domain_name not in domains:
+        domains[domain_name] = _usable_domain(organization, domain_name)
+    domain = domains[domain_name]
+    if counts is None:
+        counts = organization_usage_counts(organization=organization, names=("mailboxes", "storage_mb"))
+    check_limit(organization, "mailboxes", counts=counts)
     if quota is None:
         left = organization.plan.max_storage_mb - counts["storage_mb"]
         quota = min(DEFAULT_QUOTA_MB, left) if left > 0 else DEFAULT_QUOTA_MB
     check_limit(organization, "storage_mb", requested=quota, counts=counts)
     ensure_address_free(address)
     mailbox = Mailbox.objects.create(
-        organization=organization,
-        domain=domain,
-        local_part=local,
-        address=address,
-        name=name,
-        quota_mb=quota,
+        organization=organization, domain=domain, local_part=local, address=address, name=name, quota_mb=quota
     )
     enqueue(
         kind=ProvisioningOp.Kind.MAILBOX_CREATE,
@@ -127,7 +176,7 @@ def mailbox_create(
         obj=mailbox,
         data={"quota_mb": quota, "generated_password": generated},
     )
-    return mailbox, password
+    return MailboxOutcome(request=request, mailbox=mailbox, password=password if generated else "")
 
 
 def _locked_mailbox(organization, address: str) -> tuple:

@@ -29,8 +29,15 @@ def enqueue(
         secret=secret,
         next_attempt_at=timezone.now(),
     )
-    transaction.on_commit(kick_worker)
+    _kick_after_commit()
     return op
+
+
+def _kick_after_commit() -> None:
+    """One nudge per transaction, however many rows it wrote."""
+    connection = transaction.get_connection()
+    if not any(entry[1] is kick_worker for entry in connection.run_on_commit):
+        transaction.on_commit(kick_worker)
 
 
 def kick_worker() -> None:
