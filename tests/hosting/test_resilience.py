@@ -267,3 +267,38 @@ def test_mailbox_usage_is_refreshed_from_mailcow(tenants, mail_server, sim, alic
     assert (mailbox.quota_used_bytes, mailbox.messages, mailbox.usage_percent) == (75 * 1024 * 1024, 1234, 75)
     page = alice_client.get("/o/acme/mailboxes/full@acme.test/").content.decode()
     assert "75.0\xa0MB used · 1234 messages" in page
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_workers_apply_each_change_once_and_in_order(tenants, mail_server, sim):
+    if connection.vendor != "postgresql":
+        pytest.skip("concurrent workers need PostgreSQL")
+    verified_domain(tenants.acme, "acme.test")
+    tenants.acme.plan.max_mailboxes = 200
+    tenants.acme.plan.max_storage_mb = 100_000
+    tenants.acme.plan.save()
+    outbox_drain()
+    for number in range(60):
+        services.mailbox_create(actor=SYSTEM, organization=tenants.acme, address=f"w{number}@acme.test", quota_mb=10)
+    for size in (20, 30, 40):  # three changes per mailbox: only the last may win
+        for number in range(60):
+            services.mailbox_update(actor=SYSTEM, organization=tenants.acme, address=f"w{number}@acme.test", quota_mb=size)
+    sim.clear_requests()
+
+    def work():
+        try:
+            outbox_drain()
+        finally:
+            connections.close_all()
+
+    workers = [threading.Thread(target=work) for _ in range(3)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    outbox_drain()
+    assert ProvisioningOp.objects.exclude(status="done").count() == 0
+    assert sim.requests().get("add/mailbox", 0) == 60
+    remote = client_for(mail_server).list_mailboxes("acme.test")
+    assert {m.quota_bytes for m in remote} == {40 * 1024 * 1024}
+    assert Mailbox.objects.filter(sync_status="active").count() == 60

@@ -11,7 +11,7 @@ import random
 from datetime import timedelta
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Min
 from django.utils import timezone
 
 from mailherd.hosting.models import Alias, Domain, Mailbox, ProvisioningOp, SyncStatus
@@ -39,6 +39,7 @@ BACKOFF_MAX_SECONDS = 15 * 60
 WAIT_FOR_SERVER_SECONDS = 60
 STALE_CLAIM = timedelta(minutes=5)
 CANDIDATES_PER_PASS = 50
+BATCH_SIZE = 50
 DEFAULT_DOMAIN_MAILBOX_QUOTA_MB = 1024
 
 ACTIVE_STATES = (ProvisioningOp.Status.PENDING, ProvisioningOp.Status.IN_PROGRESS)
@@ -69,70 +70,105 @@ def _backoff(attempts: int) -> timedelta:
     return timedelta(seconds=delay * random.uniform(0.8, 1.2))
 
 
-def _claim_next() -> ProvisioningOp | None:
-    """Claim the oldest runnable row: due, and with no earlier unfinished row for its object or domain."""
+def _claim_batch(limit: int) -> list[ProvisioningOp]:
+    """Claim up to `limit` runnable rows: due, with no earlier unfinished row for their object or domain.
+
+    1. Read the oldest due rows and, in one query, the first unfinished row of
+       every object and domain they touch; a row is runnable when it is first
+       for both (so no two rows of one object are ever in one batch).
+    2. Claim them in a short transaction; on PostgreSQL `SKIP LOCKED` lets
+       workers claim side by side, and a row another worker took is skipped.
+    """
     now = timezone.now()
-    candidates = ProvisioningOp.objects.filter(
-        status=ProvisioningOp.Status.PENDING, next_attempt_at__lte=now
-    ).order_by("id")
-    for op in candidates[:CANDIDATES_PER_PASS]:
-        keys = {op.object_key, domain_key(op.payload.get("domain", ""))}
-        blockers = ProvisioningOp.objects.filter(
-            id__lt=op.id, status__in=ACTIVE_STATES, object_key__in=keys
-        )
-        if op.kind == ProvisioningOp.Kind.DOMAIN_DELETE:
-            # Children already being applied must finish before their domain goes.
-            blockers = ProvisioningOp.objects.filter(
-                Q(object_key__in=keys)
-                | Q(
-                    payload__domain=op.payload.get("domain"),
-                    status=ProvisioningOp.Status.IN_PROGRESS,
-                ),
-                id__lt=op.id,
-                status__in=ACTIVE_STATES,
-            )
-        if blockers.exists():
+    candidates = list(
+        ProvisioningOp.objects.filter(status=ProvisioningOp.Status.PENDING, next_attempt_at__lte=now)
+        .order_by("id")[: max(limit * 4, CANDIDATES_PER_PASS)]
+    )
+    if not candidates:
+        return []
+    keys = {op.object_key for op in candidates} | {domain_key(op.payload.get("domain", "")) for op in candidates}
+    first_unfinished = dict(
+        ProvisioningOp.objects.filter(status__in=ACTIVE_STATES, object_key__in=keys)
+        .values("object_key")
+        .annotate(first=Min("id"))
+        .values_list("object_key", "first")
+    )
+    runnable = []
+    for op in candidates:
+        own, parent = op.object_key, domain_key(op.payload.get("domain", ""))
+        if first_unfinished.get(own, op.id) < op.id or first_unfinished.get(parent, op.id) < op.id:
             continue
-        claimed = ProvisioningOp.objects.filter(
-            pk=op.pk, status=ProvisioningOp.Status.PENDING
-        ).update(status=ProvisioningOp.Status.IN_PROGRESS, claimed_at=now, attempts=op.attempts + 1)
-        if claimed == 1:
-            op.status, op.claimed_at, op.attempts = (
-                ProvisioningOp.Status.IN_PROGRESS,
-                now,
-                op.attempts + 1,
-            )
-            return op
-    return None
+        if op.kind == ProvisioningOp.Kind.DOMAIN_DELETE and ProvisioningOp.objects.filter(
+            payload__domain=op.payload.get("domain"), status=ProvisioningOp.Status.IN_PROGRESS, id__lt=op.id
+        ).exists():
+            continue  # children being applied finish before their domain goes
+        runnable.append(op.pk)
+        if len(runnable) == limit:
+            break
+    if not runnable:
+        return []
+    with transaction.atomic():
+        claimed = list(
+            ProvisioningOp.objects.select_for_update(skip_locked=True)
+            .filter(pk__in=runnable, status=ProvisioningOp.Status.PENDING)
+            .order_by("id")
+        )
+        ProvisioningOp.objects.filter(pk__in=[op.pk for op in claimed]).update(
+            status=ProvisioningOp.Status.IN_PROGRESS, claimed_at=now, attempts=F("attempts") + 1
+        )
+    for op in claimed:
+        op.status, op.claimed_at, op.attempts = ProvisioningOp.Status.IN_PROGRESS, now, op.attempts + 1
+    return claimed
+
+
+def _apply(op: ProvisioningOp, servers: dict) -> str:
+    """Apply one claimed row; return "done", or record a retry or a refusal and return that."""
+    try:
+        domain_name = op.payload.get("domain")
+        if op.kind == ProvisioningOp.Kind.DOMAIN_DELETE or domain_name not in servers:
+            servers[domain_name] = _server_for(op)
+        server = servers[domain_name]
+        HANDLERS[op.kind](op, _client(server) if server else None, server)
+    except Transient as exc:
+        servers.pop(op.payload.get("domain"), None)
+        _retry_later(op, str(exc))
+        return "retry"
+    except Permanent as exc:
+        _park(op, str(exc))
+        return "failed"
+    except MailcowBusinessError as exc:
+        if isinstance(exc, MailcowBackendError):
+            _retry_later(op, str(exc))
+            return "retry"
+        _park(op, str(exc))
+        return "failed"
+    except (MailcowConnectionError, MailcowServerError, MailcowRateLimited, MailcowApiError) as exc:
+        # Down, overloaded, or auth/protocol trouble that is the operator's to fix:
+        # keep retrying with backoff, and show the error meanwhile.
+        servers.pop(op.payload.get("domain"), None)
+        _retry_later(op, str(exc))
+        return "retry"
+    except MailcowError as exc:  # client-side validation: the data can never be applied
+        _park(op, str(exc))
+        return "failed"
+    ProvisioningOp.objects.filter(pk=op.pk).update(
+        status=ProvisioningOp.Status.DONE, applied_at=timezone.now(), last_error="", secret=""
+    )
+    return "done"
+
+
+def outbox_process_batch(limit: int = BATCH_SIZE) -> int:
+    """Claim and apply up to `limit` rows; return how many were claimed (0: nothing to do)."""
+    ops = _claim_batch(limit)
+    servers: dict = {}
+    done = [op for op in ops if _apply(op, servers) == "done"]
+    _mark_applied(done)
+    return len(ops)
 
 
 def outbox_process_one() -> bool:
     """Apply one outbox row. Return True if there was one to apply."""
-    op = _claim_next()
-    if op is None:
-        return False
-    try:
-        server = _server_for(op)
-        HANDLERS[op.kind](op, _client(server) if server else None, server)
-    except Transient as exc:
-        _retry_later(op, str(exc))
-    except Permanent as exc:
-        _park(op, str(exc))
-    except MailcowBusinessError as exc:
-        if isinstance(exc, MailcowBackendError):
-            _retry_later(op, str(exc))
-        else:
-            _park(op, str(exc))
-    except (MailcowConnectionError, MailcowServerError, MailcowRateLimited) as exc:
-        _retry_later(op, str(exc))
-    except MailcowApiError as exc:
-        # Auth or protocol trouble is the operator's to fix; keep retrying, slowly, and show it.
-        _retry_later(op, str(exc))
-    except MailcowError as exc:  # client-side validation: the data can never be applied
-        _park(op, str(exc))
-    else:
-        _done(op)
-    return True
+    return outbox_process_batch(1) > 0
 
 
 def outbox_drain(*, max_ops: int = 10_000, max_seconds: float = 50.0) -> int:
@@ -141,8 +177,11 @@ def outbox_drain(*, max_ops: int = 10_000, max_seconds: float = 50.0) -> int:
 
     deadline = time.monotonic() + max_seconds
     applied = 0
-    while applied < max_ops and time.monotonic() < deadline and outbox_process_one():
-        applied += 1
+    while applied < max_ops and time.monotonic() < deadline:
+        count = outbox_process_batch(min(BATCH_SIZE, max_ops - applied))
+        if not count:
+            break
+        applied += count
     return applied
 
 
@@ -180,16 +219,18 @@ def _park(op: ProvisioningOp, error: str) -> None:
         _mark_object(op, SyncStatus.ERROR, error)
 
 
-def _done(op: ProvisioningOp) -> None:
-    with transaction.atomic():
-        ProvisioningOp.objects.filter(pk=op.pk).update(
-            status=ProvisioningOp.Status.DONE, applied_at=timezone.now(), last_error="", secret=""
-        )
-        later = ProvisioningOp.objects.filter(
-            object_key=op.object_key, id__gt=op.id, status__in=ACTIVE_STATES
-        ).exists()
-        if not later:
+def _mark_applied(ops: list[ProvisioningOp]) -> None:
+    """Objects whose last change is applied become active (those with more changes queued wait)."""
+    if not ops:
+        return
+    keys = {op.object_key for op in ops}
+    still_queued = set(
+        ProvisioningOp.objects.filter(object_key__in=keys, status__in=ACTIVE_STATES).values_list("object_key", flat=True)
+    )
+    for op in ops:
+        if op.object_key not in still_queued:
             _mark_object(op, SyncStatus.ACTIVE, "")
+            still_queued.add(op.object_key)  # once per object
 
 
 def _mark_object(op: ProvisioningOp, status: str, error: str) -> None:
