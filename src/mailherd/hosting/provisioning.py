@@ -151,19 +151,35 @@ def _apply(op: ProvisioningOp, servers: dict) -> str:
     except MailcowError as exc:  # client-side validation: the data can never be applied
         _park(op, str(exc))
         return "failed"
-    ProvisioningOp.objects.filter(pk=op.pk).update(
-        status=ProvisioningOp.Status.DONE, applied_at=timezone.now(), last_error="", secret=""
-    )
     return "done"
 
 
 def outbox_process_batch(limit: int = BATCH_SIZE) -> int:
     """Claim and apply up to `limit` rows; return how many were claimed (0: nothing to do)."""
     ops = _claim_batch(limit)
+    _prefetch_objects(ops)
     servers: dict = {}
     done = [op for op in ops if _apply(op, servers) == "done"]
-    _mark_applied(done)
+    if done:
+        ProvisioningOp.objects.filter(pk__in=[op.pk for op in done]).update(
+            status=ProvisioningOp.Status.DONE, applied_at=timezone.now(), last_error="", secret=""
+        )
+        _mark_applied(done)
     return len(ops)
+
+
+_NOT_FETCHED = object()
+
+
+def _prefetch_objects(ops: list[ProvisioningOp]) -> None:
+    """Load the batch's mailboxes in one query; handlers read `op.prefetched`."""
+    addresses = [op.object_key.split(":", 1)[1] for op in ops if op.object_key.startswith("mailbox:")]
+    if not addresses:
+        return
+    found = {m.address: m for m in Mailbox.objects.select_related("organization").filter(address__in=addresses)}
+    for op in ops:
+        if op.object_key.startswith("mailbox:"):
+            op.prefetched = found.get(op.object_key.split(":", 1)[1])
 
 
 def outbox_process_one() -> bool:
@@ -227,10 +243,17 @@ def _mark_applied(ops: list[ProvisioningOp]) -> None:
     still_queued = set(
         ProvisioningOp.objects.filter(object_key__in=keys, status__in=ACTIVE_STATES).values_list("object_key", flat=True)
     )
-    for op in ops:
-        if op.object_key not in still_queued:
+    finished = [op for op in ops if op.object_key not in still_queued]
+    by_kind: dict[str, list[str]] = {}
+    for op in finished:
+        kind, _, identifier = op.object_key.partition(":")
+        by_kind.setdefault(kind, []).append(identifier)
+    for kind, model in (("mailbox", Mailbox), ("alias", Alias)):
+        if by_kind.get(kind):
+            model.objects.filter(address__in=by_kind[kind]).update(sync_status=SyncStatus.ACTIVE, last_error="")
+    for op in finished:
+        if op.object_key.startswith("domain:"):
             _mark_object(op, SyncStatus.ACTIVE, "")
-            still_queued.add(op.object_key)  # once per object
 
 
 def _mark_object(op: ProvisioningOp, status: str, error: str) -> None:
@@ -369,7 +392,9 @@ def _desired_active(mailbox: Mailbox) -> MailboxActive:
 
 def _sync_mailbox(op, client, server) -> None:
     address = op.object_key.split(":", 1)[1]
-    mailbox = Mailbox.objects.select_related("organization").filter(address=address).first()
+    mailbox = getattr(op, "prefetched", _NOT_FETCHED)
+    if mailbox is _NOT_FETCHED:
+        mailbox = Mailbox.objects.select_related("organization").filter(address=address).first()
     if mailbox is None or client is None:
         return  # deleted since; its delete row follows
     desired = {

@@ -1,18 +1,19 @@
 """Mailboxes: create within the plan, change, enable/disable, delete."""
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.db import transaction
 
 from mailherd.core.actors import Actor
-from mailherd.core.audit import audit_record
+from mailherd.core.audit import audit_event, audit_record
 from mailherd.core.errors import MailherdError, NotFound, ValidationFailed
+from mailherd.core.models import AuditEvent
 from mailherd.hosting.errors import AddressInUse, DomainNotVerified
-from mailherd.hosting.models import Domain, Mailbox, ProvisioningOp, SyncStatus
+from mailherd.hosting.models import Alias, Domain, Mailbox, ProvisioningOp, SyncStatus
 from mailherd.hosting.selectors import address_in_use
 from mailherd.hosting.services.limits import check_limit
-from mailherd.hosting.services.outbox import enqueue
+from mailherd.hosting.services.outbox import enqueue, enqueue_many, outbox_row
 from mailherd.hosting.validation import check_password_policy, split_address
 from mailherd.plans.selectors import organization_usage_counts
 from mailherd.tenancy.locks import organization_lock
@@ -89,6 +90,7 @@ class MailboxOutcome:
     mailbox: Mailbox | None = None
     password: str = ""  # generated passwords only, to show once
     error: MailherdError | None = None
+    secret: str = field(default="", repr=False)  # the password, until it is in the outbox
 
 
 MAX_BATCH = 500
@@ -106,40 +108,65 @@ def mailbox_create(
 ) -> tuple[Mailbox, str]:
     """Create a mailbox; return it with its password (generated if none was given, shown once)."""
     request = MailboxRequest(address=address, password=password, quota_mb=quota_mb, name=name)
-    organization = organization_lock(organization_id=organization.pk)
-    outcome = _create_one(actor, organization, request, domains={}, counts=None)
+    [outcome] = mailbox_create_many(actor=actor, organization=organization, requests=[request], raise_errors=True)
     return outcome.mailbox, outcome.password or password
 
 
 @transaction.atomic
-def mailbox_create_many(*, actor: Actor, organization, requests: list[MailboxRequest]) -> list[MailboxOutcome]:
+def mailbox_create_many(
+    *, actor: Actor, organization, requests: list[MailboxRequest], raise_errors: bool = False
+) -> list[MailboxOutcome]:
     """Create many mailboxes under one organization lock; each is refused or created on its own.
 
-    The same rules as `mailbox_create`, checked item by item against the usage
-    that the earlier items left: a refused item leaves no trace and does not
-    stop the others.
+    Every item is checked by the same rules (address, domain, password, plan
+    limits against the usage the earlier items left, address not taken), then
+    all accepted items are written with three statements. A refused item
+    leaves no trace and does not stop the others (with `raise_errors`, the
+    first refusal is raised instead).
     """
     if len(requests) > MAX_BATCH:
         raise ValidationFailed(f"Send at most {MAX_BATCH} mailboxes at once.", field="mailboxes")
     organization = organization_lock(organization_id=organization.pk)
     counts = organization_usage_counts(organization=organization, names=("mailboxes", "storage_mb"))
+    taken = _taken_addresses(requests)
     domains: dict = {}
     outcomes = []
     for request in requests:
         try:
-            with transaction.atomic():  # a savepoint: a refused item leaves nothing behind
-                outcome = _create_one(actor, organization, request, domains=domains, counts=counts)
+            outcome = _prepare(organization, request, domains=domains, counts=counts, taken=taken)
         except MailherdError as error:
+            if raise_errors:
+                raise
             outcome = MailboxOutcome(request=request, error=error)
-        else:
-            counts["mailboxes"] += 1
-            counts["storage_mb"] += outcome.mailbox.quota_mb
         outcomes.append(outcome)
+    accepted = [o for o in outcomes if o.error is None]
+    if accepted:
+        Mailbox.objects.bulk_create([o.mailbox for o in accepted])
+        enqueue_many([
+            outbox_row(kind=ProvisioningOp.Kind.MAILBOX_CREATE, object_key=mailbox_key(o.mailbox.address),
+                       organization=organization, domain_name=o.mailbox.domain.name, secret=o.secret)
+            for o in accepted
+        ])
+        AuditEvent.objects.bulk_create([
+            audit_event(actor=actor, action="mailbox.create", organization=organization, obj=o.mailbox,
+                        data={"quota_mb": o.mailbox.quota_mb, "generated_password": bool(o.password)})
+            for o in accepted
+        ])
+    for outcome in accepted:
+        outcome.secret = ""
     return outcomes
 
 
-def _create_one(actor: Actor, organization, request: MailboxRequest, *, domains: dict, counts) -> MailboxOutcome:
-    """Validate and write one mailbox with its outbox row; the caller holds the organization lock."""
+def _taken_addresses(requests: list[MailboxRequest]) -> set[str]:
+    """Addresses among the requests that are already a mailbox or an alias (one query each)."""
+    candidates = {(r.address or "").strip().lower() for r in requests}
+    return set(Mailbox.objects.filter(address__in=candidates).values_list("address", flat=True)) | set(
+        Alias.objects.filter(address__in=candidates).values_list("address", flat=True)
+    )
+
+
+def _prepare(organization, request: MailboxRequest, *, domains: dict, counts: dict, taken: set) -> MailboxOutcome:
+    """Check one request against every rule and build its (unsaved) mailbox; count it as used."""
     local, domain_name = split_address(request.address)
     address = f"{local}@{domain_name}"
     quota = _clean_quota(request.quota_mb) if request.quota_mb not in (None, "") else None
@@ -147,36 +174,24 @@ def _create_one(actor: Actor, organization, request: MailboxRequest, *, domains:
     generated = not request.password
     password = request.password or generate_password()
     check_password_policy(password, address=address)
-
     if domain_name not in domains:
         domains[domain_name] = _usable_domain(organization, domain_name)
     domain = domains[domain_name]
-    if counts is None:
-        counts = organization_usage_counts(organization=organization, names=("mailboxes", "storage_mb"))
     check_limit(organization, "mailboxes", counts=counts)
     if quota is None:
         left = organization.plan.max_storage_mb - counts["storage_mb"]
         quota = min(DEFAULT_QUOTA_MB, left) if left > 0 else DEFAULT_QUOTA_MB
     check_limit(organization, "storage_mb", requested=quota, counts=counts)
-    ensure_address_free(address)
-    mailbox = Mailbox.objects.create(
+    if address in taken:
+        ensure_address_free(address)  # says which: mailbox or alias
+        raise AddressInUse(f"{address} is already a mailbox.", field="address")  # taken earlier in this batch
+    taken.add(address)
+    counts["mailboxes"] += 1
+    counts["storage_mb"] += quota
+    mailbox = Mailbox(
         organization=organization, domain=domain, local_part=local, address=address, name=name, quota_mb=quota
     )
-    enqueue(
-        kind=ProvisioningOp.Kind.MAILBOX_CREATE,
-        object_key=mailbox_key(address),
-        organization=organization,
-        domain_name=domain.name,
-        secret=password,
-    )
-    audit_record(
-        actor=actor,
-        action="mailbox.create",
-        organization=organization,
-        obj=mailbox,
-        data={"quota_mb": quota, "generated_password": generated},
-    )
-    return MailboxOutcome(request=request, mailbox=mailbox, password=password if generated else "")
+    return MailboxOutcome(request=request, mailbox=mailbox, password=password if generated else "", secret=password)
 
 
 def _locked_mailbox(organization, address: str) -> tuple:
@@ -224,8 +239,8 @@ def mailbox_update(
         check_password_policy(password, address=mailbox.address)
     if not changes and not password:
         return mailbox
-    for field, value in changes.items():
-        setattr(mailbox, field, value)
+    for attribute, value in changes.items():
+        setattr(mailbox, attribute, value)
     mailbox.sync_status = SyncStatus.PENDING
     mailbox.save()
     enqueue(
