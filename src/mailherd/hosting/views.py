@@ -143,24 +143,27 @@ def domain_delete(request, name):
 
 @hosting_view
 def mailbox_list(request):
+    return _filtered_list(request, selectors.mailbox_list, "hosting/mailbox_list.html", "mailboxes")
+
+
+def _filtered_list(request, select, template: str, noun: str, **extra):
+    """One rendering of a searchable, paginated list: the page, or just its rows for htmx."""
     domain = request.GET.get("domain", "")
     search = request.GET.get("q", "")
-    queryset = selectors.mailbox_list(
-        organization=request.organization, domain=domain, search=search
-    )
+    queryset = select(organization=request.organization, domain=domain, search=search)
     page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
     context = portal_context(
         request,
         page=page,
-        mailboxes=page.object_list,
         domain_filter=domain,
         search=search,
-        nav="mailboxes",
+        nav=noun,
         domains=selectors.domain_list(organization=request.organization),
         can_change=can_manage_hosting(request.membership),
+        **{noun: page.object_list},
+        **extra,
     )
-    template = "hosting/mailbox_list.html#rows" if request.htmx else "hosting/mailbox_list.html"
-    return render(request, template, context)
+    return render(request, f"{template}#rows" if request.htmx else template, context)
 
 
 @hosting_view
@@ -314,8 +317,6 @@ def mailbox_delete(request, address):
 
 @hosting_view
 def alias_list(request):
-    search = request.GET.get("q", "")
-    domain = request.GET.get("domain", "")
     form = AliasForm(request.POST or None)
     if request.method == "POST" and _can_change(request) and form.is_valid():
         data = form.cleaned_data
@@ -333,21 +334,7 @@ def alias_list(request):
         if alias:
             messages.success(request, f"Alias {alias.address} created.")
             return redirect("hosting:alias_list", org_slug=request.organization.slug)
-    queryset = selectors.alias_list(organization=request.organization, domain=domain, search=search)
-    page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
-    context = portal_context(
-        request,
-        form=form,
-        page=page,
-        aliases=page.object_list,
-        search=search,
-        domain_filter=domain,
-        nav="aliases",
-        domains=selectors.domain_list(organization=request.organization),
-        can_change=can_manage_hosting(request.membership),
-    )
-    template = "hosting/alias_list.html#rows" if request.htmx else "hosting/alias_list.html"
-    return render(request, template, context)
+    return _filtered_list(request, selectors.alias_list, "hosting/alias_list.html", "aliases", form=form)
 
 
 @hosting_view

@@ -13,3 +13,21 @@ def organization_lock(*, organization_id: int) -> Organization:
         .select_related("plan")
         .get(pk=organization_id)
     )
+
+
+def organization_row_lock(*, organization_id: int, model, label: str, address: str):
+    """Lock the organization, then its object at `address` (in that order); NotFound if it has none.
+
+    Returns (organization, object).
+    """
+    from mailherd.core.errors import NotFound
+
+    organization = organization_lock(organization_id=organization_id)
+    row = (
+        model.objects.select_for_update()
+        .filter(organization=organization, address=(address or "").strip().lower())
+        .first()
+    )
+    if row is None:
+        raise NotFound(f"No {label} {address} in this organization.")
+    return organization, row

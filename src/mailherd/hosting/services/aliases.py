@@ -4,14 +4,14 @@ from django.db import transaction
 
 from mailherd.core.actors import Actor
 from mailherd.core.audit import audit_record
-from mailherd.core.errors import NotFound, PermissionDenied, ValidationFailed
+from mailherd.core.errors import PermissionDenied, ValidationFailed
 from mailherd.hosting.models import Alias, Domain, ProvisioningOp, SyncStatus
 from mailherd.hosting.services.limits import check_limit
 from mailherd.hosting.services.mailboxes import _usable_domain, ensure_address_free
 from mailherd.hosting.services.outbox import enqueue
 from mailherd.hosting.validation import clean_alias_targets, clean_domain_name, split_address
 from mailherd.plans.models import Feature
-from mailherd.tenancy.locks import organization_lock
+from mailherd.tenancy.locks import organization_lock, organization_row_lock
 
 MAX_TARGETS = 50
 
@@ -79,15 +79,7 @@ def alias_create(*, actor: Actor, organization, address: str, goto, enabled: boo
 
 
 def _locked_alias(organization, address: str):
-    organization = organization_lock(organization_id=organization.pk)
-    alias = (
-        Alias.objects.select_for_update()
-        .filter(organization=organization, address=(address or "").strip().lower())
-        .first()
-    )
-    if alias is None:
-        raise NotFound(f"No alias {address} in this organization.")
-    return organization, alias
+    return organization_row_lock(organization_id=organization.pk, model=Alias, label="alias", address=address)
 
 
 @transaction.atomic

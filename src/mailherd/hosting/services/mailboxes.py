@@ -16,7 +16,7 @@ from mailherd.hosting.services.limits import check_limit
 from mailherd.hosting.services.outbox import enqueue, enqueue_many, outbox_row
 from mailherd.hosting.validation import check_password_policy, split_address
 from mailherd.plans.selectors import organization_usage_counts
-from mailherd.tenancy.locks import organization_lock
+from mailherd.tenancy.locks import organization_lock, organization_row_lock
 
 DEFAULT_QUOTA_MB = 1024
 MAX_NAME_LENGTH = 255
@@ -194,16 +194,8 @@ def _prepare(organization, request: MailboxRequest, *, domains: dict, counts: di
     return MailboxOutcome(request=request, mailbox=mailbox, password=password if generated else "", secret=password)
 
 
-def _locked_mailbox(organization, address: str) -> tuple:
-    organization = organization_lock(organization_id=organization.pk)
-    mailbox = (
-        Mailbox.objects.select_for_update()
-        .filter(organization=organization, address=address.strip().lower())
-        .first()
-    )
-    if mailbox is None:
-        raise NotFound(f"No mailbox {address} in this organization.")
-    return organization, mailbox
+def _locked_mailbox(organization, address: str):
+    return organization_row_lock(organization_id=organization.pk, model=Mailbox, label="mailbox", address=address)
 
 
 @transaction.atomic
