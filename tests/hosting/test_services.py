@@ -256,3 +256,26 @@ def test_suspension_stops_logins_but_keeps_mailboxes_and_restore_brings_them_bac
     outbox_drain()
     assert int(mailcow.get_mailbox("a@acme.test").active) == 1
     assert int(mailcow.get_mailbox("off@acme.test").active) == 0
+
+
+def test_a_suspended_organization_is_read_only(tenants, mail_server):
+    from mailherd.core.errors import OrganizationSuspended
+
+    verified_domain(tenants.acme, "acme.test")
+    services.mailbox_create(actor=SYSTEM, organization=tenants.acme, address="a@acme.test", quota_mb=10)
+    services.organization_mail_suspend(actor=SYSTEM, organization_id=tenants.acme.pk)
+    tenants.acme.refresh_from_db()
+    attempts = [
+        lambda: services.mailbox_create(actor=SYSTEM, organization=tenants.acme, address="b@acme.test", quota_mb=10),
+        lambda: services.mailbox_update(actor=SYSTEM, organization=tenants.acme, address="a@acme.test", quota_mb=20),
+        lambda: services.mailbox_delete(actor=SYSTEM, organization=tenants.acme, address="a@acme.test"),
+        lambda: services.alias_create(actor=SYSTEM, organization=tenants.acme, address="c@acme.test", goto=["a@acme.test"]),
+        lambda: services.domain_add(actor=SYSTEM, organization=tenants.acme, name="more.test"),
+        lambda: services.domain_delete(actor=SYSTEM, organization=tenants.acme, name="acme.test", confirm="acme.test"),
+    ]
+    for attempt in attempts:
+        with pytest.raises(OrganizationSuspended, match="read-only"):
+            attempt()
+    assert Mailbox.objects.get(address="a@acme.test").quota_mb == 10
+    services.organization_mail_restore(actor=SYSTEM, organization_id=tenants.acme.pk)
+    services.mailbox_update(actor=SYSTEM, organization=tenants.acme, address="a@acme.test", quota_mb=20)

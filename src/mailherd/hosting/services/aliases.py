@@ -6,12 +6,16 @@ from mailherd.core.actors import Actor
 from mailherd.core.audit import audit_record
 from mailherd.core.errors import PermissionDenied, ValidationFailed
 from mailherd.hosting.models import Alias, Domain, ProvisioningOp, SyncStatus
-from mailherd.hosting.services.limits import check_limit
+from mailherd.hosting.services.limits import (
+    check_limit,
+    ensure_writable,
+    writable_organization_lock,
+)
 from mailherd.hosting.services.mailboxes import _usable_domain, ensure_address_free
 from mailherd.hosting.services.outbox import enqueue
 from mailherd.hosting.validation import clean_alias_targets, clean_domain_name, split_address
 from mailherd.plans.models import Feature
-from mailherd.tenancy.locks import organization_lock, organization_row_lock
+from mailherd.tenancy.locks import organization_row_lock
 
 MAX_TARGETS = 50
 
@@ -47,7 +51,7 @@ def _check_targets(organization, targets: list[str]) -> None:
 def alias_create(*, actor: Actor, organization, address: str, goto, enabled: bool = True) -> Alias:
     address, domain_name = _clean_address(address)
     targets = clean_alias_targets(goto)
-    organization = organization_lock(organization_id=organization.pk)
+    organization = writable_organization_lock(organization_id=organization.pk)
     domain = _usable_domain(organization, domain_name)
     if address.startswith("@") and not organization.plan.has_feature(Feature.CATCH_ALL):
         raise PermissionDenied(
@@ -79,7 +83,9 @@ def alias_create(*, actor: Actor, organization, address: str, goto, enabled: boo
 
 
 def _locked_alias(organization, address: str):
-    return organization_row_lock(organization_id=organization.pk, model=Alias, label="alias", address=address)
+    organization, alias = organization_row_lock(organization_id=organization.pk, model=Alias, label="alias", address=address)
+    ensure_writable(organization)
+    return organization, alias
 
 
 @transaction.atomic

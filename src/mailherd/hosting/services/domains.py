@@ -11,7 +11,10 @@ from mailherd.core.errors import NotFound, ValidationFailed
 from mailherd.dns.resolver import LookupFailed, lookup_txt
 from mailherd.hosting.errors import DomainNotVerified, DomainTaken
 from mailherd.hosting.models import Domain, ProvisioningOp
-from mailherd.hosting.services.limits import check_limit
+from mailherd.hosting.services.limits import (
+    check_limit,
+    writable_organization_lock,
+)
 from mailherd.hosting.services.outbox import domain_key, enqueue
 from mailherd.hosting.services.placement import place_organization
 from mailherd.hosting.validation import clean_domain_name
@@ -30,7 +33,7 @@ def _taken_elsewhere(name: str, organization_id: int) -> bool:
 def domain_add(*, actor: Actor, organization, name: str) -> Domain:
     """Claim a domain for the organization; it is unverified until its TXT record is found."""
     ascii_name = clean_domain_name(name)
-    organization = organization_lock(organization_id=organization.pk)
+    organization = writable_organization_lock(organization_id=organization.pk)
     if Domain.objects.filter(organization=organization, name=ascii_name).exists():
         raise ValidationFailed(f"{name} is already one of your domains.", field="name")
     if _taken_elsewhere(ascii_name, organization.pk):
@@ -83,7 +86,7 @@ def domain_verify(*, actor: Actor, domain: Domain) -> Domain:
 @transaction.atomic
 def _domain_claim(*, actor: Actor, domain_id: int, now) -> Domain:
     domain = Domain.objects.get(pk=domain_id)
-    organization = organization_lock(organization_id=domain.organization_id)
+    organization = writable_organization_lock(organization_id=domain.organization_id)
     domain = Domain.objects.select_for_update().get(pk=domain_id)
     if domain.is_verified:
         return domain
@@ -109,7 +112,7 @@ def _domain_claim(*, actor: Actor, domain_id: int, now) -> Domain:
 @transaction.atomic
 def domain_delete(*, actor: Actor, organization, name: str, confirm: str) -> None:
     """Remove a domain with its mailboxes and aliases. `confirm` must repeat the domain's name."""
-    organization = organization_lock(organization_id=organization.pk)
+    organization = writable_organization_lock(organization_id=organization.pk)
     domain = (
         Domain.objects.select_for_update()
         .filter(organization=organization, name=clean_domain_name(name))

@@ -1,7 +1,8 @@
 """Plan limits, checked under the organization lock in the transaction that writes."""
 
-from mailherd.core.errors import PlanLimitExceeded
+from mailherd.core.errors import OrganizationSuspended, PlanLimitExceeded
 from mailherd.plans.selectors import organization_usage_counts
+from mailherd.tenancy.locks import organization_lock
 
 
 def check_limit(
@@ -22,3 +23,17 @@ def check_limit(
             limit_name=limit_name, limit=limit, used=used, requested=requested, plan=plan.name
         )
     return counts
+
+
+def writable_organization_lock(*, organization_id: int):
+    """Lock the organization for a change to its mail; refused while it is suspended (read-only)."""
+    organization = organization_lock(organization_id=organization_id)
+    ensure_writable(organization)
+    return organization
+
+
+def ensure_writable(organization) -> None:
+    if organization.is_suspended:
+        raise OrganizationSuspended(
+            "This organization is suspended: its mail settings are read-only until the open invoice is paid."
+        )

@@ -12,11 +12,15 @@ from mailherd.core.models import AuditEvent
 from mailherd.hosting.errors import AddressInUse, DomainNotVerified
 from mailherd.hosting.models import Alias, Domain, Mailbox, ProvisioningOp, SyncStatus
 from mailherd.hosting.selectors import address_in_use
-from mailherd.hosting.services.limits import check_limit
+from mailherd.hosting.services.limits import (
+    check_limit,
+    ensure_writable,
+    writable_organization_lock,
+)
 from mailherd.hosting.services.outbox import enqueue, enqueue_many, outbox_row
 from mailherd.hosting.validation import check_password_policy, split_address
 from mailherd.plans.selectors import organization_usage_counts
-from mailherd.tenancy.locks import organization_lock, organization_row_lock
+from mailherd.tenancy.locks import organization_row_lock
 
 DEFAULT_QUOTA_MB = 1024
 MAX_NAME_LENGTH = 255
@@ -126,7 +130,7 @@ def mailbox_create_many(
     """
     if len(requests) > MAX_BATCH:
         raise ValidationFailed(f"Send at most {MAX_BATCH} mailboxes at once.", field="mailboxes")
-    organization = organization_lock(organization_id=organization.pk)
+    organization = writable_organization_lock(organization_id=organization.pk)
     counts = organization_usage_counts(organization=organization, names=("mailboxes", "storage_mb"))
     taken = _taken_addresses(requests)
     domains: dict = {}
@@ -195,7 +199,11 @@ def _prepare(organization, request: MailboxRequest, *, domains: dict, counts: di
 
 
 def _locked_mailbox(organization, address: str):
-    return organization_row_lock(organization_id=organization.pk, model=Mailbox, label="mailbox", address=address)
+    organization, mailbox = organization_row_lock(
+        organization_id=organization.pk, model=Mailbox, label="mailbox", address=address
+    )
+    ensure_writable(organization)
+    return organization, mailbox
 
 
 @transaction.atomic
