@@ -166,3 +166,13 @@ def test_view_as_customer_is_for_operators_only(alice_client, tenants):
 def test_view_as_customer_only_serves_organization_pages(ops_client, tenants):
     assert ops_client.get(f"/operator/view-as/{tenants.acme.pk}/../../operator/").status_code == 404
     assert ops_client.get("/operator/view-as/999999/").status_code == 404
+
+
+def test_organizations_can_be_filtered_by_subscription_state(ops_client, tenants):
+    from mailherd.billing.models import Subscription
+
+    Subscription.objects.create(organization=tenants.acme, status="past_due")
+    response = ops_client.get("/operator/tenancy/organization/?billing__status__exact=past_due")
+    assert response.status_code == 200
+    content = response.content.decode()
+    assert "Acme" in content and "Globex" not in content

@@ -58,7 +58,7 @@ class OrganizationAdmin(admin.ModelAdmin):
     """Organizations. Plan and status change only through the actions (limits, Mailcow, audit)."""
 
     list_display = ["name", "slug", "plan", "status", "mail_server", "member_count", "created_at"]
-    list_filter = ["status", "plan", "mail_server", "created_at"]
+    list_filter = ["status", "plan", "billing__status", "mail_server", "created_at"]
     search_fields = ["name", "slug", "memberships__user__email"]
     readonly_fields = ["created_at"]
     inlines = [MembershipInline]
