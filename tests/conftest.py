@@ -31,6 +31,16 @@ def make_org(owner: User, name: str, plan: str = "starter") -> Organization:
 
 
 @pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Cached rows (branding, feature switches) must not outlive the test that wrote them."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def _seeded_plans(request):
     """Re-seed the plans when an earlier transactional test flushed the data migration's rows."""
     marker = request.node.get_closest_marker("django_db")

@@ -180,3 +180,24 @@ def test_the_apple_profile_is_per_mailbox_and_branded(alice_client, client, tena
     assert profile["PayloadOrganization"]  # the operator's product name
     client.force_login(tenants.bob)
     assert client.get(url).status_code == 404
+
+
+def test_client_files_and_portal_use_the_operators_branded_hostnames(client, alice_client, tenants, make_domain, settings):
+    from mailherd.core.actors import Actor
+    from mailherd.hosting import services
+    from mailherd.operator.models import Branding
+    from mailherd.operator.selectors import branding_cache_clear
+
+    settings.ALLOWED_HOSTS = ["*"]
+    Branding.objects.create(pk=1, product_name="Acme Mail", imap_hostname="imap.brand.example",
+                            smtp_hostname="smtp.brand.example", webmail_url="https://webmail.brand.example/")
+    branding_cache_clear()
+    domain = make_domain("client.test")
+    root = ET.fromstring(client.get("/mail/config-v1.1.xml", {"emailaddress": "ann@client.test"}).content)
+    provider = root.find("emailProvider")
+    assert provider.find("incomingServer[@type='imap']").findtext("hostname") == "imap.brand.example"
+    assert provider.find("outgoingServer").findtext("hostname") == "smtp.brand.example"
+    assert domain.organization_id == tenants.acme.pk
+    services.mailbox_create(actor=Actor.system(), organization=tenants.acme, address="ann@client.test", quota_mb=10)
+    page = alice_client.get(f"/o/{tenants.acme.slug}/mailboxes/ann@client.test/").content.decode()
+    assert "imap.brand.example" in page and "https://webmail.brand.example/" in page

@@ -323,20 +323,21 @@ def _setup_domain(domain_name: str) -> Domain:
 
 
 def _server_context(request, domain, email: str = "") -> dict:
-    server = domain.mail_server
-    host = server.public_host
+    from mailherd.mailcow.selectors import client_endpoints
+
+    endpoints = client_endpoints(domain.mail_server)
     return {
         "product_name": product_name(request),
         "domain": domain,
         "email": email,
-        "imap_host": server.imap_host or host,
-        "imap_port": server.imap_port,
-        "pop3_host": server.pop3_host or host,
-        "pop3_port": server.pop3_port,
-        "smtp_host": server.smtp_host or host,
-        "smtp_port": server.smtp_port,
-        "smtp_ssl": server.smtp_port == 465,
-        "webmail_url": server.webmail_url,
+        "imap_host": endpoints.imap_host,
+        "imap_port": endpoints.imap_port,
+        "pop3_host": endpoints.pop3_host,
+        "pop3_port": endpoints.pop3_port,
+        "smtp_host": endpoints.smtp_host,
+        "smtp_port": endpoints.smtp_port,
+        "smtp_ssl": endpoints.smtp_ssl,
+        "webmail_url": endpoints.webmail_url,
     }
 
 

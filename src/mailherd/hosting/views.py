@@ -16,6 +16,7 @@ from mailherd.hosting.forms import (
     MailboxEditForm,
     PasswordForm,
 )
+from mailherd.mailcow.selectors import client_endpoints
 from mailherd.operator.selectors import feature_view
 from mailherd.portal.base import org_view, portal_context, run_service
 from mailherd.tenancy.selectors import can_manage_hosting
@@ -251,7 +252,7 @@ def mailbox_detail(request, address):
         new_password=password,
         nav="mailboxes",
         status=selectors.mailbox_status(mailbox, organization=request.organization),
-        server=mailbox.domain.mail_server,
+        endpoints=client_endpoints(mailbox.domain.mail_server) if mailbox.domain.mail_server else None,
         can_change=can_manage_hosting(request.membership),
     )
     return render(request, "hosting/mailbox_detail.html", context)

@@ -1,0 +1,37 @@
+"""Reads about Mailcow servers that customers see."""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ClientEndpoints:
+    """Where mail clients connect: the server's hosts, or the operator's branded names."""
+
+    imap_host: str
+    imap_port: int
+    pop3_host: str
+    pop3_port: int
+    smtp_host: str
+    smtp_port: int
+    webmail_url: str
+
+    @property
+    def smtp_ssl(self) -> bool:
+        return self.smtp_port == 465
+
+
+def client_endpoints(server) -> ClientEndpoints:
+    """The one place that decides the host names shown in the portal and in client set-up files."""
+    from mailherd.operator.selectors import branding_get
+
+    branding = branding_get()
+    host = server.public_host
+    return ClientEndpoints(
+        imap_host=branding.imap_hostname or server.imap_host or host,
+        imap_port=server.imap_port,
+        pop3_host=branding.imap_hostname or server.pop3_host or host,
+        pop3_port=server.pop3_port,
+        smtp_host=branding.smtp_hostname or server.smtp_host or host,
+        smtp_port=server.smtp_port,
+        webmail_url=branding.webmail_url or server.webmail_url,
+    )
