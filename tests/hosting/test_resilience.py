@@ -302,3 +302,29 @@ def test_concurrent_workers_apply_each_change_once_and_in_order(tenants, mail_se
     remote = client_for(mail_server).list_mailboxes("acme.test")
     assert {m.quota_bytes for m in remote} == {40 * 1024 * 1024}
     assert Mailbox.objects.filter(sync_status="active").count() == 60
+
+
+@pytest.mark.django_db
+def test_rows_waiting_for_a_server_do_not_crowd_out_other_work(tenants, sim):
+    from mailherd.mailcow.models import MailServer
+    from mailherd.hosting.provisioning import outbox_process_batch
+
+    # Acme has no server yet: its domain row waits, and 300 mailbox rows wait behind it.
+    verified_domain(tenants.acme, "waiting.test")
+    tenants.acme.plan.max_mailboxes = 500
+    tenants.acme.plan.max_storage_mb = 100_000
+    tenants.acme.plan.save()
+    for number in range(300):
+        services.mailbox_create(actor=SYSTEM, organization=tenants.acme, address=f"w{number}@waiting.test", quota_mb=1)
+    outbox_drain()
+    # Then Globex gets a server and a mailbox: its rows run although 300 older rows wait.
+    server = MailServer.objects.create(name="sim", api_url=sim.url, api_key=sim.api_key, hostname="mx.test")
+    MailServer.objects.filter(pk=server.pk).update(capacity_mailboxes=1)  # full: Acme is not placed on it
+    tenants.globex.mail_server = server
+    tenants.globex.save()
+    verified_domain(tenants.globex, "globex.test")
+    services.mailbox_create(actor=SYSTEM, organization=tenants.globex, address="g@globex.test", quota_mb=1)
+    for _ in range(3):
+        outbox_process_batch()
+    assert Mailbox.objects.get(address="g@globex.test").sync_status == "active"
+    assert Mailbox.objects.filter(address__endswith="@waiting.test", sync_status="pending").count() == 300

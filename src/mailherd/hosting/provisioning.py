@@ -1,7 +1,7 @@
 """The outbox worker: apply ProvisioningOp rows to Mailcow (see docs/outbox.md).
 
-`outbox_process_one()` does one unit of work and returns whether there was
-any; loops and schedules are thin wrappers around it. Every handler is
+`outbox_process_batch()` claims and applies a batch of rows and returns how
+many; `outbox_drain()` and the Celery tasks are thin loops around it. Every handler is
 idempotent: it makes the server match Mailherd's current state, so a retry
 after a timeout neither creates twice nor fails on "already exists".
 """
@@ -11,11 +11,12 @@ import random
 from datetime import timedelta
 
 from django.db import transaction
-from django.db.models import F, Min
+from django.db.models import CharField, Exists, F, OuterRef, Q, Value
+from django.db.models.fields.json import KT
+from django.db.models.functions import Concat
 from django.utils import timezone
 
 from mailherd.hosting.models import Alias, Domain, Mailbox, ProvisioningOp, SyncStatus
-from mailherd.hosting.services.outbox import domain_key
 from mailherd.mailcow.client import (
     MailboxActive,
     MailcowAlreadyExists,
@@ -36,9 +37,7 @@ logger = logging.getLogger(__name__)
 
 BACKOFF_BASE_SECONDS = 5
 BACKOFF_MAX_SECONDS = 15 * 60
-WAIT_FOR_SERVER_SECONDS = 60
 STALE_CLAIM = timedelta(minutes=5)
-CANDIDATES_PER_PASS = 50
 BATCH_SIZE = 50
 DEFAULT_DOMAIN_MAILBOX_QUOTA_MB = 1024
 
@@ -73,38 +72,32 @@ def _backoff(attempts: int) -> timedelta:
 def _claim_batch(limit: int) -> list[ProvisioningOp]:
     """Claim up to `limit` runnable rows: due, with no earlier unfinished row for their object or domain.
 
-    1. Read the oldest due rows and, in one query, the first unfinished row of
-       every object and domain they touch; a row is runnable when it is first
-       for both (so no two rows of one object are ever in one batch).
+    1. One query returns the oldest due rows that nothing blocks, so rows
+       waiting behind others (a domain without a server yet) never crowd out
+       runnable work, and no two rows of one object are ever in one batch.
     2. Claim them in a short transaction; on PostgreSQL `SKIP LOCKED` lets
        workers claim side by side, and a row another worker took is skipped.
     """
     now = timezone.now()
-    candidates = list(
-        ProvisioningOp.objects.filter(status=ProvisioningOp.Status.PENDING, next_attempt_at__lte=now)
-        .order_by("id")[: max(limit * 4, CANDIDATES_PER_PASS)]
+    # An earlier unfinished row for the same object, or for the row's domain, blocks it.
+    blockers = ProvisioningOp.objects.filter(
+        Q(object_key=OuterRef("object_key")) | Q(object_key=OuterRef("parent_key")),
+        status__in=ACTIVE_STATES,
+        id__lt=OuterRef("id"),
     )
-    if not candidates:
-        return []
-    keys = {op.object_key for op in candidates} | {domain_key(op.payload.get("domain", "")) for op in candidates}
-    first_unfinished = dict(
-        ProvisioningOp.objects.filter(status__in=ACTIVE_STATES, object_key__in=keys)
-        .values("object_key")
-        .annotate(first=Min("id"))
-        .values_list("object_key", "first")
+    candidates = (
+        ProvisioningOp.objects.filter(status=ProvisioningOp.Status.PENDING, next_attempt_at__lte=now)
+        .annotate(parent_key=Concat(Value("domain:"), KT("payload__domain"), output_field=CharField()))
+        .filter(~Exists(blockers))
+        .order_by("id")[:limit]
     )
     runnable = []
     for op in candidates:
-        own, parent = op.object_key, domain_key(op.payload.get("domain", ""))
-        if first_unfinished.get(own, op.id) < op.id or first_unfinished.get(parent, op.id) < op.id:
-            continue
         if op.kind == ProvisioningOp.Kind.DOMAIN_DELETE and ProvisioningOp.objects.filter(
             payload__domain=op.payload.get("domain"), status=ProvisioningOp.Status.IN_PROGRESS, id__lt=op.id
         ).exists():
             continue  # children being applied finish before their domain goes
         runnable.append(op.pk)
-        if len(runnable) == limit:
-            break
     if not runnable:
         return []
     with transaction.atomic():
