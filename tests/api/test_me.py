@@ -63,3 +63,18 @@ def test_create_org_command_prints_the_slug(db, capsys):
     from mailherd.tenancy.models import Organization
 
     assert Organization.objects.get(slug="umbrella-corp").plan.slug == "business"
+
+
+def test_requests_beyond_the_token_rate_get_429_with_retry_after(client, tenants, acme_token, settings):
+    settings.MAILHERD_API_RATE = "3/m"
+    for _ in range(3):
+        assert client.get("/api/v1/me", HTTP_AUTHORIZATION=f"Bearer {acme_token}").status_code == 200
+    response = client.get("/api/v1/me", HTTP_AUTHORIZATION=f"Bearer {acme_token}")
+    assert response.status_code == 429
+    assert response.json()["code"] == "rate_limited"
+    assert int(response["Retry-After"]) >= 1
+    # another organization's token has its own budget
+    from mailherd.api.services import api_token_create
+
+    _token, other = api_token_create(actor=Actor.for_user(tenants.bob), organization=tenants.globex, name="b")
+    assert client.get("/api/v1/me", HTTP_AUTHORIZATION=f"Bearer {other}").status_code == 200

@@ -306,8 +306,8 @@ def test_concurrent_workers_apply_each_change_once_and_in_order(tenants, mail_se
 
 @pytest.mark.django_db
 def test_rows_waiting_for_a_server_do_not_crowd_out_other_work(tenants, sim):
-    from mailherd.mailcow.models import MailServer
     from mailherd.hosting.provisioning import outbox_process_batch
+    from mailherd.mailcow.models import MailServer
 
     # Acme has no server yet: its domain row waits, and 300 mailbox rows wait behind it.
     verified_domain(tenants.acme, "waiting.test")

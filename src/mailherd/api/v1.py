@@ -1,14 +1,30 @@
 """REST API v1: thin endpoints over the same services the portal uses."""
 
+from django.conf import settings
 from django.http import Http404
 from ninja import NinjaAPI, Schema
-from ninja.errors import AuthenticationError, HttpError
+from ninja.errors import AuthenticationError, HttpError, Throttled
 from ninja.errors import ValidationError as NinjaValidationError
+from ninja.throttling import AuthRateThrottle
 
 from mailherd.api.auth import TokenAuth
 from mailherd.core.errors import MailherdError
 
+
+class TokenRateThrottle(AuthRateThrottle):
+    """Requests per API token (MAILHERD_API_RATE, e.g. "3000/m"), counted in the Django cache."""
+
+    def __init__(self):
+        super().__init__(settings.MAILHERD_API_RATE)
+
+    def allow_request(self, request) -> bool:
+        self.rate = settings.MAILHERD_API_RATE  # read per request, so a changed setting applies at once
+        self.num_requests, self.duration = self.parse_rate(self.rate)
+        return super().allow_request(request)
+
+
 api = NinjaAPI(
+    throttle=[TokenRateThrottle()],
     title="Mailherd API",
     version="1",
     urls_namespace="api-v1",
@@ -58,6 +74,17 @@ def _invalid(request, exc: NinjaValidationError):
         {"code": "invalid", "message": message or "Invalid request.", "errors": exc.errors},
         status=422,
     )
+
+
+@api.exception_handler(Throttled)
+def _throttled(request, exc: Throttled):
+    response = api.create_response(
+        request,
+        {"code": "rate_limited", "message": f"Too many requests for this token; retry in {exc.wait or 1} s."},
+        status=429,
+    )
+    response["Retry-After"] = str(int(exc.wait or 1))
+    return response
 
 
 @api.exception_handler(HttpError)
