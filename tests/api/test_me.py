@@ -78,3 +78,10 @@ def test_requests_beyond_the_token_rate_get_429_with_retry_after(client, tenants
 
     _token, other = api_token_create(actor=Actor.for_user(tenants.bob), organization=tenants.globex, name="b")
     assert client.get("/api/v1/me", HTTP_AUTHORIZATION=f"Bearer {other}").status_code == 200
+
+
+def test_api_docs_load_their_assets_locally(client, db):
+    page = client.get("/api/v1/docs").content.decode()
+    assert "cdn.jsdelivr.net" not in page
+    assert "/static/ninja/swagger-ui-bundle.js" in page
+    assert client.get("/static/ninja/swagger-ui-bundle.js").status_code == 200
