@@ -339,16 +339,18 @@ def _sync_domain_named(name, client) -> None:
         "max_mailboxes": plan.max_mailboxes,
         "max_aliases": plan.max_aliases,
     }
+    active = _desired_domain_active(domain.organization)
     try:
         client.add_domain(
             domain.name,
             default_mailbox_quota_mib=min(DEFAULT_DOMAIN_MAILBOX_QUOTA_MB, plan.max_storage_mb),
             description=f"{domain.organization.name} ({domain.organization.slug})",
             dkim_selector=domain.dkim_selector,
+            active=active,
             **limits,
         )
     except MailcowAlreadyExists:
-        client.edit_domain(domain.name, active=True, **limits)
+        client.edit_domain(domain.name, active=active, **limits)
     key = client.get_dkim(domain.name)
     if key is None:
         client.add_dkim(domain.name, selector=domain.dkim_selector, key_size=2048)
@@ -376,11 +378,19 @@ def mailcow_display_name(mailbox: Mailbox) -> str:
 
 
 def _desired_active(mailbox: Mailbox) -> MailboxActive:
+    """Mailcow's flag from the customer's choice and the suspension stage (never stored)."""
     if not mailbox.enabled:
         return MailboxActive.DISABLED
+    if mailbox.organization.is_deactivated:
+        return MailboxActive.DISABLED  # stage 2: mail refused
     if mailbox.organization.is_suspended:
         return MailboxActive.NO_LOGIN  # keeps receiving mail while the bill is settled
     return MailboxActive.ACTIVE
+
+
+def _desired_domain_active(organization) -> bool:
+    """A domain is active in Mailcow unless its organization's suspension reached stage 2."""
+    return not organization.is_deactivated
 
 
 def _sync_mailbox(op, client, server) -> None:

@@ -57,13 +57,22 @@ def _actor(request) -> Actor:
 class OrganizationAdmin(admin.ModelAdmin):
     """Organizations. Plan and status change only through the actions (limits, Mailcow, audit)."""
 
-    list_display = ["name", "slug", "plan", "status", "mail_server", "member_count", "created_at"]
-    list_filter = ["status", "plan", "billing__status", "mail_server", "created_at"]
+    list_display = [
+        "name",
+        "slug",
+        "plan",
+        "status",
+        "suspension_stage",
+        "mail_server",
+        "member_count",
+        "created_at",
+    ]
+    list_filter = ["status", "suspension_stage", "plan", "billing__status", "mail_server", "created_at"]
     search_fields = ["name", "slug", "memberships__user__email"]
     readonly_fields = ["created_at"]
     inlines = [MembershipInline]
     change_form_template = "operator/organization_change_form.html"
-    actions = ["suspend_selected", "reactivate_selected"]
+    actions = ["suspend_selected", "deactivate_selected", "reactivate_selected"]
 
     def get_queryset(self, request):
         return (
@@ -75,8 +84,8 @@ class OrganizationAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         if obj is not None:
-            return ["plan", "status", "created_at"]
-        return ["status", "created_at"]
+            return ["plan", "status", "suspension_stage", "suspended_at", "created_at"]
+        return ["status", "suspension_stage", "suspended_at", "created_at"]
 
     def has_delete_permission(self, request, obj=None):
         # Deleting here would leave its domains and mailboxes in Mailcow; closing is a service.
@@ -210,6 +219,21 @@ class OrganizationAdmin(admin.ModelAdmin):
                 actor=_actor(request), organization_id=organization.pk, reason="operator action"
             )
         self.message_user(request, f"{queryset.count()} organization(s) suspended.")
+
+    @admin.action(
+        description="Deactivate the selected organizations' mail (mailboxes and domains off, mail refused)"
+    )
+    def deactivate_selected(self, request, queryset):
+        from mailherd.hosting.services.suspension import organization_mail_deactivate
+
+        for organization in queryset:
+            organization_mail_deactivate(
+                actor=_actor(request), organization_id=organization.pk, reason="operator action"
+            )
+        self.message_user(
+            request,
+            f"{queryset.count()} organization(s) deactivated: incoming mail is refused until reactivated.",
+        )
 
     @admin.action(description="Reactivate the selected organizations")
     def reactivate_selected(self, request, queryset):

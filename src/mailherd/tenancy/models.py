@@ -48,10 +48,23 @@ class Organization(models.Model):
         SUSPENDED = "suspended", "Suspended"
         CLOSED = "closed", "Closed"
 
+    class SuspensionStage(models.TextChoices):
+        """How far a suspension has gone (status is SUSPENDED in every stage but NONE)."""
+
+        NONE = "none", "Not suspended"
+        LOGIN_DISABLED = "login_disabled", "Logins refused, mail still received"
+        DEACTIVATED = "deactivated", "Mailboxes and domains deactivated"
+        DELETED = "deleted", "Mail data deleted"
+
     name = models.CharField(max_length=100)
     slug = models.SlugField(max_length=60, unique=True)
     plan = models.ForeignKey("plans.Plan", on_delete=models.PROTECT, related_name="organizations")
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE)
+    # Set with status=SUSPENDED, cleared on restore (hosting.services.suspension).
+    suspension_stage = models.CharField(
+        max_length=20, choices=SuspensionStage.choices, default=SuspensionStage.NONE
+    )
+    suspended_at = models.DateTimeField(null=True, blank=True)
     mail_server = models.ForeignKey(
         "mailcow.MailServer",
         null=True,
@@ -73,6 +86,14 @@ class Organization(models.Model):
     @property
     def is_suspended(self) -> bool:
         return self.status == self.Status.SUSPENDED
+
+    @property
+    def is_deactivated(self) -> bool:
+        """Mail refused: mailboxes and domains are inactive in Mailcow (stage 2 and after)."""
+        return self.is_suspended and self.suspension_stage in (
+            self.SuspensionStage.DEACTIVATED,
+            self.SuspensionStage.DELETED,
+        )
 
 
 class Role(models.TextChoices):

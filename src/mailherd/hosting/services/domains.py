@@ -110,9 +110,19 @@ def _domain_claim(*, actor: Actor, domain_id: int, now) -> Domain:
 
 
 @transaction.atomic
-def domain_delete(*, actor: Actor, organization, name: str, confirm: str) -> None:
-    """Remove a domain with its mailboxes and aliases. `confirm` must repeat the domain's name."""
-    organization = writable_organization_lock(organization_id=organization.pk)
+def domain_delete(
+    *, actor: Actor, organization, name: str, confirm: str, force: bool = False
+) -> None:
+    """Remove a domain with its mailboxes and aliases. `confirm` must repeat the domain's name.
+
+    `force` is the system path for the deletion stage of a suspension
+    (`suspension.organization_mail_delete`): it removes the domain although the
+    organization is suspended (read-only for everyone else). Audited as forced.
+    """
+    if force:
+        organization = organization_lock(organization_id=organization.pk)
+    else:
+        organization = writable_organization_lock(organization_id=organization.pk)
     domain = (
         Domain.objects.select_for_update()
         .filter(organization=organization, name=clean_domain_name(name))
@@ -145,7 +155,11 @@ def domain_delete(*, actor: Actor, organization, name: str, confirm: str) -> Non
         action="domain.delete",
         organization=organization,
         obj=domain,
-        data={"mailboxes": domain.mailboxes.count(), "aliases": domain.aliases.count()},
+        data={
+            "mailboxes": domain.mailboxes.count(),
+            "aliases": domain.aliases.count(),
+            **({"forced": True} if force else {}),
+        },
     )
     domain.delete()
 
