@@ -115,7 +115,8 @@ def test_a_failed_renewal_walks_the_dunning_schedule_and_payment_restores_everyt
         "billing_final_notice",
         "billing_suspended",
     ]
-    assert row.next_dunning_at is None  # nothing more to do until the customer pays
+    # nothing more until the next stage of the suspension (test_suspension_stages.py)
+    assert row.next_dunning_at == start + timedelta(days=7 + 30)
 
     # sweeping again sends nothing twice
     sweep_at(8)

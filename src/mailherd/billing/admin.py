@@ -40,8 +40,15 @@ class SubscriptionAdmin(admin.ModelAdmin):
         "dunning_started_at",
         "next_dunning_at",
         "suspended_by_billing",
+        "suspension_stage",
     ]
-    list_filter = ["status", "cancel_at_period_end", "suspended_by_billing", "plan"]
+    list_filter = [
+        "status",
+        "cancel_at_period_end",
+        "suspended_by_billing",
+        "organization__suspension_stage",
+        "plan",
+    ]
     search_fields = [
         "organization__name",
         "organization__slug",
@@ -49,12 +56,20 @@ class SubscriptionAdmin(admin.ModelAdmin):
         "stripe_subscription_id",
     ]
     list_select_related = ["organization", "plan"]
-    readonly_fields = [f.name for f in Subscription._meta.fields]
+    readonly_fields = [f.name for f in Subscription._meta.fields] + ["suspension_stage"]
     inlines = [DunningNoticeInline]
     actions = ["sync_from_stripe"]
 
     def has_add_permission(self, request):
         return False
+
+    @admin.display(description="Suspension", ordering="organization__suspension_stage")
+    def suspension_stage(self, obj):
+        organization = obj.organization
+        label = organization.get_suspension_stage_display()
+        if organization.suspended_at and organization.is_suspended:
+            return f"{label} (since {organization.suspended_at:%Y-%m-%d})"
+        return label
 
     @admin.action(description="Re-read from Stripe now")
     def sync_from_stripe(self, request, queryset):

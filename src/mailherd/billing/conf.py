@@ -21,6 +21,12 @@ DEFAULT_NOTICES = (
     ("billing_payment_reminder", 3),
     ("billing_final_notice", 5),
 )
+# Later stages of a billing suspension, in days after the suspension:
+# mailboxes and domains deactivated (mail refused), then the mail data deleted,
+# with warning emails that many days before the deletion.
+DEFAULT_DEACTIVATE_DAYS = 30
+DEFAULT_DELETE_DAYS = 90
+DEFAULT_DELETION_WARNING_DAYS = (14, 3)
 # How long a sweep worker holds a claimed subscription before another may retry it.
 DUNNING_CLAIM_SECONDS = 600
 
@@ -36,6 +42,20 @@ def retry_days() -> tuple[int, ...]:
 
 def grace_period() -> timedelta:
     return timedelta(days=getattr(settings, "BILLING_DUNNING_GRACE_DAYS", DEFAULT_GRACE_DAYS))
+
+
+def deactivate_after() -> timedelta:
+    return timedelta(days=getattr(settings, "BILLING_DUNNING_DEACTIVATE_DAYS", DEFAULT_DEACTIVATE_DAYS))
+
+
+def delete_after() -> timedelta:
+    return timedelta(days=getattr(settings, "BILLING_DUNNING_DELETE_DAYS", DEFAULT_DELETE_DAYS))
+
+
+def deletion_warning_days() -> tuple[int, ...]:
+    """Days before the deletion on which a warning goes out, earliest warning first."""
+    days = getattr(settings, "BILLING_DUNNING_DELETION_WARNING_DAYS", DEFAULT_DELETION_WARNING_DAYS)
+    return tuple(sorted(days, reverse=True))
 
 
 def notices() -> tuple[tuple[str, int], ...]:

@@ -10,7 +10,12 @@ is due, and each step does what the schedule says is due by now:
    (payment failed → reminder → final notice), each at most once;
 3. suspension: past the grace period (default 7 days), suspend the
    organization's mail through `organization_mail_suspend` and email it;
-4. schedule: set `next_dunning_at` to the next thing due, or clear it.
+4. later stages of a billing suspension, timed from `Organization.suspended_at`
+   (in or out of an episode: a subscription that ended is suspended too):
+   deactivate mailboxes and domains (default 30 days), warn before deletion
+   (default 14 and 3 days before, each once), delete the mail data (default 90
+   days) through `hosting.services.suspension`;
+5. schedule: set `next_dunning_at` to the next thing due, or clear it.
 
 The sweep selects only due rows through a partial index, so its cost depends
 on how many subscriptions are due, not on how many exist. Time is a
@@ -30,7 +35,9 @@ from mailherd.billing.errors import BillingUnavailable
 from mailherd.billing.models import DunningNotice, Subscription
 from mailherd.billing.selectors import invoice_list_open
 from mailherd.billing.sync import notice_send_once, remote_state_apply, remote_state_fetch
+from mailherd.core.actors import Actor
 from mailherd.tenancy.locks import organization_lock
+from mailherd.tenancy.models import Organization
 
 logger = logging.getLogger(__name__)
 
@@ -69,39 +76,172 @@ def dunning_step(*, subscription_id: int, now: datetime | None = None) -> bool:
     if not claimed:
         return False
     row = Subscription.objects.get(pk=subscription_id)
-    if not row.in_dunning:
+    if not row.in_dunning and not row.suspended_by_billing:
         Subscription.objects.filter(pk=row.pk).update(next_dunning_at=None)
         return True
 
     # 1. Retry the open invoices if a retry day has come (network: no transaction held).
-    retries_due = retries_due_by(row=row, now=now)
+    retries_due = retries_due_by(row=row, now=now) if row.in_dunning else 0
     if row.dunning_retries < retries_due:
         _retry(row=row, now=now, retries_due=retries_due)
         row.refresh_from_db()
-        if not row.in_dunning:
+        if not row.in_dunning and not row.suspended_by_billing:
             return True  # paid: the sync ended the episode and restored service
 
-    # 2.-4. Notices, suspension and the next date, in one transaction.
+    # 2.-5. Notices, suspension stages and the next date, in one transaction.
     with transaction.atomic(durable=True):
         organization = organization_lock(organization_id=row.organization_id)
         row = Subscription.objects.select_for_update().get(pk=row.pk)
-        if not row.in_dunning:
+        if not row.in_dunning and not row.suspended_by_billing:
             return True
-        notice = notice_due(row=row, now=now)
-        if notice:
-            notice_send_once(row=row, kind=notice)
-        if now >= row.dunning_started_at + conf.grace_period():
-            from mailherd.billing.sync import _suspend
+        if row.in_dunning:
+            notice = notice_due(row=row, now=now)
+            if notice:
+                notice_send_once(row=row, kind=notice)
+            if now >= row.dunning_started_at + conf.grace_period():
+                from mailherd.billing.sync import _suspend
 
-            _suspend(
-                row=row,
-                organization=organization,
-                reason="payment overdue",
-                notice="billing_suspended",
-            )
+                _suspend(
+                    row=row,
+                    organization=organization,
+                    reason="payment overdue",
+                    notice="billing_suspended",
+                    now=now,
+                )
+        suspension_stages_run(row=row, now=now)
         row.next_dunning_at = next_dunning_time(row=row, now=now)
         row.save(update_fields=["next_dunning_at"])
     return True
+
+
+# -- later stages of a billing suspension --------------------------------------
+
+DELETION_WARNING = "billing_deletion_warning"
+
+
+def _warning_kind(days: int) -> str:
+    return f"{DELETION_WARNING}_{days}d"
+
+
+def _suspended_organization(row: Subscription) -> Organization | None:
+    """The organization if billing's suspension of it is in a stage the sweep still advances."""
+    if not row.suspended_by_billing:
+        return None
+    organization = Organization.objects.get(pk=row.organization_id)
+    if (
+        not organization.is_suspended
+        or organization.suspended_at is None
+        or organization.suspension_stage == Organization.SuspensionStage.DELETED
+    ):
+        return None
+    return organization
+
+
+def _warnings_sent(row: Subscription, organization: Organization) -> dict[str, datetime]:
+    return dict(
+        DunningNotice.objects.filter(
+            subscription=row,
+            episode_started_at=organization.suspended_at,
+            kind__startswith=DELETION_WARNING,
+        ).values_list("kind", "created_at")
+    )
+
+
+def deletion_time(*, row: Subscription, organization: Organization) -> datetime | None:
+    """When the mail data goes: the retention period after the suspension, but never before
+    the last warning has been out for the days it announced (a late sweep postpones it).
+    None while that last warning has not gone out.
+    """
+    when = organization.suspended_at + conf.delete_after()
+    warnings = conf.deletion_warning_days()
+    if not warnings:
+        return when
+    last = min(warnings)
+    sent_at = _warnings_sent(row, organization).get(_warning_kind(last))
+    if sent_at is None:
+        return None
+    return max(when, sent_at + timedelta(days=last))
+
+
+def deletion_warning_due(*, row: Subscription, organization: Organization, now: datetime) -> int:
+    """Days of the most advanced deletion warning due by `now` and not sent (0: none).
+
+    Like the notices: a late sweep sends the current warning only.
+    """
+    when = organization.suspended_at + conf.delete_after()
+    warnings = conf.deletion_warning_days()  # e.g. (14, 3)
+    due = [days for days in warnings if when - timedelta(days=days) <= now]
+    if not due:
+        return 0
+    sent = _warnings_sent(row, organization)
+    later = [_warning_kind(days) for days in warnings[len(due) - 1 :]]
+    return 0 if sent.keys() & set(later) else due[-1]
+
+
+def suspension_stages_run(*, row: Subscription, now: datetime) -> None:
+    """Advance billing's suspension: deactivate, warn, delete, whatever is due by `now`.
+
+    Inside the step's transaction, organization locked. Each service is idempotent and
+    audited; each warning is claimed by a DunningNotice (never sent twice).
+    """
+    from mailherd.hosting.services.suspension import (
+        organization_mail_deactivate,
+        organization_mail_delete,
+    )
+
+    organization = _suspended_organization(row)
+    if organization is None:
+        return
+    actor = Actor.system()
+    stage = Organization.SuspensionStage
+    if (
+        organization.suspension_stage == stage.LOGIN_DISABLED
+        and now >= organization.suspended_at + conf.deactivate_after()
+    ):
+        organization = organization_mail_deactivate(
+            actor=actor, organization_id=organization.pk, reason="payment overdue"
+        )
+    days = deletion_warning_due(row=row, organization=organization, now=now)
+    if days:
+        delete_on = max(
+            organization.suspended_at + conf.delete_after(),
+            now + timedelta(days=min(conf.deletion_warning_days())),
+        )
+        notice_send_once(
+            row=row,
+            kind=_warning_kind(days),
+            episode=organization.suspended_at,
+            template=DELETION_WARNING,
+            context={"delete_on": delete_on, "days": (delete_on - now).days},
+            now=now,
+        )
+    when = deletion_time(row=row, organization=organization)
+    if when is not None and now >= when:
+        organization_mail_delete(
+            actor=actor, organization_id=organization.pk, reason="retention period over"
+        )
+
+
+def suspension_stage_times(*, row: Subscription) -> list[datetime]:
+    """The dates of the suspension stages still ahead (for `next_dunning_time`)."""
+    organization = _suspended_organization(row)
+    if organization is None:
+        return []
+    since = organization.suspended_at
+    times = []
+    if organization.suspension_stage == Organization.SuspensionStage.LOGIN_DISABLED:
+        times.append(since + conf.deactivate_after())
+    when = since + conf.delete_after()
+    sent = _warnings_sent(row, organization)
+    warnings = conf.deletion_warning_days()
+    last_sent = max(
+        (i for i, days in enumerate(warnings) if _warning_kind(days) in sent), default=-1
+    )
+    times += [when - timedelta(days=days) for days in warnings[last_sent + 1 :]]
+    deletion = deletion_time(row=row, organization=organization)
+    if deletion is not None:
+        times.append(deletion)
+    return times
 
 
 def _retry(*, row: Subscription, now: datetime, retries_due: int) -> None:
@@ -153,8 +293,10 @@ def next_dunning_time(*, row: Subscription, now: datetime) -> datetime | None:
     Call after a step has done everything due by `now`: only later dates count,
     and notices skipped because a later one went out are not waited for.
     """
+    stages = suspension_stage_times(row=row)
     if not row.in_dunning:
-        return None
+        future = [when for when in stages if when > now]
+        return min(future) if future else None
     start = row.dunning_started_at
     schedule = conf.notices()
     sent = set(
@@ -167,5 +309,6 @@ def next_dunning_time(*, row: Subscription, now: datetime) -> datetime | None:
     candidates += [start + timedelta(days=day) for _kind, day in schedule[last_sent + 1 :]]
     if not row.suspended_by_billing:
         candidates.append(start + conf.grace_period())
+    candidates += stages
     future = [when for when in candidates if when > now]
     return min(future) if future else None

@@ -153,6 +153,7 @@ def remote_state_apply(
             organization=organization,
             reason="subscription ended",
             notice="billing_subscription_ended",
+            now=now,
         )
     elif row.status in GOOD and not open_invoices and row.suspended_by_billing:
         _restore(row=row, organization=organization)
@@ -225,18 +226,31 @@ def dunning_end(*, row: Subscription, organization, recovered: bool) -> None:
         _restore(row=row, organization=organization, always_notify=True)
 
 
-def _suspend(*, row: Subscription, organization, reason: str, notice: str) -> None:
+def _suspend(
+    *, row: Subscription, organization, reason: str, notice: str, now: datetime | None = None
+) -> None:
+    """Stage 1 of a billing suspension; the sweep then runs the later stages (dunning.py)."""
+    from mailherd.billing.dunning import next_dunning_time
     from mailherd.hosting.services import organization_mail_suspend
 
+    now = now or timezone.now()
     if row.suspended_by_billing:
+        if row.next_dunning_at is None:  # e.g. an episode ended by cancellation: keep the stages going
+            row.next_dunning_at = next_dunning_time(row=row, now=now)
+            row.save(update_fields=["next_dunning_at"])
         return
     if organization.is_suspended:
         return  # suspended by the operator for another reason: not ours to manage
-    organization_mail_suspend(actor=Actor.system(), organization_id=organization.pk, reason=reason)
+    organization_mail_suspend(
+        actor=Actor.system(), organization_id=organization.pk, reason=reason, now=now
+    )
     row.suspended_by_billing = True
     row.save(update_fields=["suspended_by_billing"])
-    organization.refresh_from_db(fields=["status"])
+    organization.refresh_from_db(fields=["status", "suspension_stage", "suspended_at"])
     notice_send_once(row=row, kind=notice)
+    # The sweep must come back for deactivation and deletion, in or out of an episode.
+    row.next_dunning_at = next_dunning_time(row=row, now=now)
+    row.save(update_fields=["next_dunning_at"])
 
 
 def _restore(*, row: Subscription, organization, always_notify: bool = False) -> None:
@@ -246,8 +260,10 @@ def _restore(*, row: Subscription, organization, always_notify: bool = False) ->
     if was_suspended:
         organization_mail_restore(actor=Actor.system(), organization_id=organization.pk)
         row.suspended_by_billing = False
-        row.save(update_fields=["suspended_by_billing"])
-        organization.refresh_from_db(fields=["status"])
+        if not row.in_dunning:
+            row.next_dunning_at = None  # no later suspension stage to wait for
+        row.save(update_fields=["suspended_by_billing", "next_dunning_at"])
+        organization.refresh_from_db(fields=["status", "suspension_stage", "suspended_at"])
     if was_suspended or always_notify:
         notify_after_commit(
             organization=organization,
@@ -256,18 +272,34 @@ def _restore(*, row: Subscription, organization, always_notify: bool = False) ->
         )
 
 
-def notice_send_once(*, row: Subscription, kind: str) -> bool:
+def notice_send_once(
+    *,
+    row: Subscription,
+    kind: str,
+    episode: datetime | None = None,
+    template: str = "",
+    context: dict | None = None,
+    now: datetime | None = None,
+) -> bool:
     """Claim notice `kind` for the current overdue episode and email it after commit.
 
     Return True if this call claimed it (False: it was sent before, never twice).
     Outside an episode (e.g. a subscription that ended) the episode key is the
-    end of the subscription, so that one is sent once too.
+    end of the subscription, so that one is sent once too. The suspension stages
+    pass their own `episode` (the suspension's start), a `template` shared by
+    several kinds, and `now`, recorded as when the notice went out.
     """
-    episode = row.dunning_started_at or row.canceled_at or row.current_period_end or row.created_at
+    episode = episode or (
+        row.dunning_started_at or row.canceled_at or row.current_period_end or row.created_at
+    )
     with transaction.atomic():  # savepoint: a lost race must not poison the caller's transaction
-        _, created = DunningNotice.objects.get_or_create(
+        notice, created = DunningNotice.objects.get_or_create(
             subscription=row, episode_started_at=episode, kind=kind
         )
+        if created and now is not None:
+            DunningNotice.objects.filter(pk=notice.pk).update(created_at=now)
     if created:
-        notify_after_commit(organization=row.organization, template=kind)
+        notify_after_commit(
+            organization=row.organization, template=template or kind, context=context
+        )
     return created
