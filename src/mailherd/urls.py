@@ -6,6 +6,7 @@ urlpatterns = [
     path("operator/", include("mailherd.operator.urls")),
     path("accounts/", include("allauth.urls")),
     path("api/v1/", api.urls),
+    path("mcp", include("mailherd.mcp.urls")),
     path("", include("mailherd.billing.urls")),
     path("", include("mailherd.hosting.urls")),
     path("", include("mailherd.dns.urls")),

@@ -142,7 +142,7 @@ class UsageOut(Schema):
     storage_mb: LimitOut
 
 
-def _domain_out(domain) -> dict:
+def domain_out(domain) -> dict:
     # Live status comes from /check; a listing shows what is known without querying DNS.
     status = "unchecked"
     return {
@@ -160,7 +160,7 @@ def _domain_out(domain) -> dict:
     }
 
 
-def _mailbox_out(mailbox, organization) -> dict:
+def mailbox_out(mailbox, organization) -> dict:
     return {
         "address": mailbox.address,
         "name": mailbox.name,
@@ -174,7 +174,7 @@ def _mailbox_out(mailbox, organization) -> dict:
     }
 
 
-def _alias_out(alias) -> dict:
+def alias_out(alias) -> dict:
     return {
         "address": alias.address,
         "domain": alias.domain.name,
@@ -198,7 +198,7 @@ def _domain_or_404(request, name):
 
 @router.get("/domains", response=list[DomainOut])
 def domains_list(request):
-    return [_domain_out(d) for d in selectors.domain_list(organization=request.organization)]
+    return [domain_out(d) for d in selectors.domain_list(organization=request.organization)]
 
 
 @router.post("/domains", response={201: DomainOut, 409: ErrorOut, 422: ErrorOut})
@@ -206,18 +206,18 @@ def domains_add(request, body: DomainIn):
     domain = services.domain_add(
         actor=request.actor, organization=request.organization, name=body.name
     )
-    return Status(201, _domain_out(domain))
+    return Status(201, domain_out(domain))
 
 
 @router.get("/domains/{name}", response={200: DomainOut, 404: ErrorOut})
 def domains_get(request, name: str):
-    return _domain_out(_domain_or_404(request, name))
+    return domain_out(_domain_or_404(request, name))
 
 
 @router.post("/domains/{name}/verify", response={200: DomainOut, 404: ErrorOut, 409: ErrorOut})
 def domains_verify(request, name: str):
     domain = services.domain_verify(actor=request.actor, domain=_domain_or_404(request, name))
-    return _domain_out(domain)
+    return domain_out(domain)
 
 
 @router.post("/domains/{name}/check", response={200: DomainOut, 404: ErrorOut})
@@ -227,7 +227,7 @@ def domains_check(request, name: str):
 
     domain = _domain_or_404(request, name)
     results = domain_check(domain=domain)
-    out = _domain_out(domain)
+    out = domain_out(domain)
     out["records"] = [{**r.record.as_dict(), "status": r.status} for r in results]
     return out
 
@@ -252,7 +252,7 @@ def mailboxes_list(
     rows = selectors.mailbox_list(organization=request.organization, domain=domain, search=search)[
         offset : offset + limit
     ]
-    return [_mailbox_out(m, request.organization) for m in rows]
+    return [mailbox_out(m, request.organization) for m in rows]
 
 
 @router.post(
@@ -270,7 +270,7 @@ def mailboxes_create(request, body: MailboxIn):
     return Status(
         201,
         {
-            **_mailbox_out(mailbox, request.organization),
+            **mailbox_out(mailbox, request.organization),
             "password": None if body.password else password,
         },
     )
@@ -292,7 +292,7 @@ def mailboxes_create_bulk(request, body: MailboxBulkIn):
         if outcome.error is not None:
             results.append({"address": outcome.request.address, "result": "refused", **outcome.error.as_dict()})
         else:
-            mailbox = {**_mailbox_out(outcome.mailbox, request.organization), "password": outcome.password or None}
+            mailbox = {**mailbox_out(outcome.mailbox, request.organization), "password": outcome.password or None}
             results.append({"address": outcome.mailbox.address, "result": "created", "mailbox": mailbox})
     created = sum(1 for r in results if r["result"] == "created")
     return {"created": created, "refused": len(results) - created, "results": results}
@@ -307,7 +307,7 @@ def _mailbox_or_404(request, address):
 
 @router.get("/mailboxes/{address}", response={200: MailboxOut, 404: ErrorOut})
 def mailboxes_get(request, address: str):
-    return _mailbox_out(_mailbox_or_404(request, address), request.organization)
+    return mailbox_out(_mailbox_or_404(request, address), request.organization)
 
 
 @router.patch(
@@ -323,7 +323,7 @@ def mailboxes_update(request, address: str, body: MailboxPatch):
         name=body.name,
         enabled=body.active,
     )
-    return _mailbox_out(mailbox, request.organization)
+    return mailbox_out(mailbox, request.organization)
 
 
 @router.delete("/mailboxes/{address}", response={204: None, 404: ErrorOut})
@@ -343,7 +343,7 @@ def aliases_list(
     rows = selectors.alias_list(organization=request.organization, domain=domain, search=search)[
         offset : offset + limit
     ]
-    return [_alias_out(a) for a in rows]
+    return [alias_out(a) for a in rows]
 
 
 @router.post(
@@ -357,7 +357,7 @@ def aliases_create(request, body: AliasIn):
         goto=body.goto,
         enabled=body.active,
     )
-    return Status(201, _alias_out(alias))
+    return Status(201, alias_out(alias))
 
 
 def _alias_or_404(request, address):
@@ -369,7 +369,7 @@ def _alias_or_404(request, address):
 
 @router.get("/aliases/{address}", response={200: AliasOut, 404: ErrorOut})
 def aliases_get(request, address: str):
-    return _alias_out(_alias_or_404(request, address))
+    return alias_out(_alias_or_404(request, address))
 
 
 @router.patch(
@@ -383,7 +383,7 @@ def aliases_update(request, address: str, body: AliasPatch):
         goto=body.goto,
         enabled=body.active,
     )
-    return _alias_out(alias)
+    return alias_out(alias)
 
 
 @router.delete("/aliases/{address}", response={204: None, 404: ErrorOut})

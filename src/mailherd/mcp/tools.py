@@ -1,0 +1,315 @@
+"""MCP tools: each one a thin call to the same services and selectors as the REST API.
+
+A tool is an input model (pydantic: validation and the advertised JSON Schema)
+and a handler `(ctx, args) -> dict`. No business rule lives here; errors are the
+services' `MailherdError`s, which the server turns into `isError` results.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from mailherd.core.errors import NotFound
+from mailherd.hosting import selectors, services
+from mailherd.hosting.api import alias_out, domain_out, mailbox_out
+
+
+@dataclass(frozen=True)
+class Context:
+    """Who is calling: the token's organization and the acting identity."""
+
+    organization: Any
+    actor: Any
+
+
+class Args(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+@dataclass(frozen=True)
+class Tool:
+    name: str
+    description: str
+    args: type[Args]
+    handler: Callable[[Context, Any], dict]
+    feature: str = "email_hosting"
+    read_only: bool = False
+    destructive: bool = False
+
+    def input_schema(self) -> dict:
+        return _strip_titles(self.args.model_json_schema())
+
+    def describe(self) -> dict:
+        return {
+            "name": self.name,
+            "description": self.description,
+            "inputSchema": self.input_schema(),
+            "annotations": {
+                "readOnlyHint": self.read_only,
+                "destructiveHint": self.destructive,
+                "idempotentHint": self.read_only,
+                "openWorldHint": False,
+            },
+        }
+
+
+def _strip_titles(schema):
+    """pydantic adds a `title` to every node; agents only need names, types and descriptions."""
+    if isinstance(schema, dict):
+        return {
+            key: _strip_titles(value)
+            for key, value in schema.items()
+            if not (key == "title" and isinstance(value, str))
+        }
+    if isinstance(schema, list):
+        return [_strip_titles(item) for item in schema]
+    return schema
+
+
+TOOLS: dict[str, Tool] = {}
+
+
+def tool(name: str, description: str, args: type[Args] = Args, **flags):
+    def register(handler):
+        TOOLS[name] = Tool(name=name, description=description, args=args, handler=handler, **flags)
+        return handler
+
+    return register
+
+
+def _domain(ctx: Context, name: str):
+    domain = selectors.domain_get(organization=ctx.organization, name=name)
+    if domain is None:
+        raise NotFound(f"No domain {name} in this organization.")
+    return domain
+
+
+# -- input models ----------------------------------------------------------------
+
+
+class DomainName(Args):
+    name: str = Field(..., description="Domain name, e.g. example.com")
+
+
+class DomainDelete(Args):
+    name: str = Field(..., description="Domain name")
+    confirm: str = Field(..., description="Must repeat the domain name exactly")
+
+
+class Listing(Args):
+    domain: str | None = Field(None, description="Only this domain")
+    search: str = Field("", description="Substring of the address or name")
+    limit: int = Field(100, ge=1, le=1000, description="At most this many (1-1000)")
+    offset: int = Field(0, ge=0, description="Skip this many")
+
+
+class Address(Args):
+    address: str = Field(..., description="Full email address, e.g. jane@example.com")
+
+
+class MailboxCreate(Args):
+    address: str = Field(..., description="Full email address under a verified domain")
+    password: str | None = Field(
+        None, description="Omit to have one generated; a generated password is returned once"
+    )
+    quota_mb: int | None = Field(None, description="Quota in MiB; omit for the default")
+    name: str = Field("", description="Display name")
+
+
+class MailboxUpdate(Args):
+    address: str = Field(..., description="The mailbox's email address")
+    password: str | None = Field(None, description="New password")
+    quota_mb: int | None = Field(None, description="New quota in MiB")
+    name: str | None = Field(None, description="New display name")
+    active: bool | None = Field(None, description="Enable (true) or disable (false) the mailbox")
+
+
+class AliasCreate(Args):
+    address: str = Field(
+        ..., description="Alias address, or @domain for a catch-all (if the plan allows it)"
+    )
+    goto: list[str] = Field(..., description="Destination addresses")
+    active: bool = Field(True, description="Whether the alias delivers")
+
+
+class AliasUpdate(Args):
+    address: str = Field(..., description="The alias address")
+    goto: list[str] | None = Field(None, description="New destination addresses (replaces all)")
+    active: bool | None = Field(None, description="Enable or disable the alias")
+
+
+# -- usage -------------------------------------------------------------------------
+
+
+@tool("get_usage", "The organization's plan limits and how much of each is used.", read_only=True)
+def get_usage(ctx: Context, args: Args) -> dict:
+    from mailherd.plans.selectors import organization_usage
+
+    return {
+        name: {"used": item.used, "limit": item.limit}
+        for name, item in organization_usage(organization=ctx.organization).items()
+    }
+
+
+# -- domains -----------------------------------------------------------------------
+
+
+@tool("list_domains", "All domains of the organization with status and DNS records.", read_only=True)
+def list_domains(ctx: Context, args: Args) -> dict:
+    return {"domains": [domain_out(d) for d in selectors.domain_list(organization=ctx.organization)]}
+
+
+@tool(
+    "add_domain",
+    "Add a domain. It stays unverified until the returned TXT verification record is published "
+    "in DNS and verify_domain succeeds.",
+    DomainName,
+)
+def add_domain(ctx: Context, args: DomainName) -> dict:
+    domain = services.domain_add(actor=ctx.actor, organization=ctx.organization, name=args.name)
+    return domain_out(domain)
+
+
+@tool(
+    "get_domain",
+    "One domain: status, verification TXT record and the DNS records to publish.",
+    DomainName,
+    read_only=True,
+)
+def get_domain(ctx: Context, args: DomainName) -> dict:
+    return domain_out(_domain(ctx, args.name))
+
+
+@tool(
+    "verify_domain",
+    "Look up the domain's verification TXT record; on success the domain is provisioned.",
+    DomainName,
+)
+def verify_domain(ctx: Context, args: DomainName) -> dict:
+    return domain_out(services.domain_verify(actor=ctx.actor, domain=_domain(ctx, args.name)))
+
+
+@tool(
+    "check_domain_dns",
+    "Re-check every DNS record of the domain now; each record gets a status.",
+    DomainName,
+    read_only=True,
+)
+def check_domain_dns(ctx: Context, args: DomainName) -> dict:
+    from mailherd.dns.services import domain_check
+
+    domain = _domain(ctx, args.name)
+    results = domain_check(domain=domain)
+    out = domain_out(domain)
+    out["records"] = [{**r.record.as_dict(), "status": r.status} for r in results]
+    return out
+
+
+@tool(
+    "delete_domain",
+    "Delete a domain with all its mailboxes (and their mail) and aliases. Irreversible; "
+    "`confirm` must repeat the domain name.",
+    DomainDelete,
+    destructive=True,
+)
+def delete_domain(ctx: Context, args: DomainDelete) -> dict:
+    services.domain_delete(
+        actor=ctx.actor, organization=ctx.organization, name=args.name, confirm=args.confirm
+    )
+    return {"deleted": args.name}
+
+
+# -- mailboxes ---------------------------------------------------------------------
+
+
+@tool("list_mailboxes", "Mailboxes, optionally of one domain or matching a search.", Listing,
+      read_only=True)
+def list_mailboxes(ctx: Context, args: Listing) -> dict:
+    rows = selectors.mailbox_list(organization=ctx.organization, domain=args.domain, search=args.search)
+    rows = rows[args.offset : args.offset + args.limit]
+    return {"mailboxes": [mailbox_out(m, ctx.organization) for m in rows]}
+
+
+@tool(
+    "create_mailbox",
+    "Create a mailbox under a verified domain, within the plan's limits. Without a password one "
+    "is generated and returned once in `password`.",
+    MailboxCreate,
+)
+def create_mailbox(ctx: Context, args: MailboxCreate) -> dict:
+    mailbox, password = services.mailbox_create(
+        actor=ctx.actor,
+        organization=ctx.organization,
+        address=args.address,
+        password=args.password,
+        quota_mb=args.quota_mb,
+        name=args.name,
+    )
+    return {
+        **mailbox_out(mailbox, ctx.organization),
+        "password": None if args.password else password,
+    }
+
+
+@tool("update_mailbox", "Change a mailbox's password, quota, display name or active state; "
+      "omitted fields stay as they are.", MailboxUpdate)
+def update_mailbox(ctx: Context, args: MailboxUpdate) -> dict:
+    mailbox = services.mailbox_update(
+        actor=ctx.actor,
+        organization=ctx.organization,
+        address=args.address,
+        password=args.password,
+        quota_mb=args.quota_mb,
+        name=args.name,
+        enabled=args.active,
+    )
+    return mailbox_out(mailbox, ctx.organization)
+
+
+@tool("delete_mailbox", "Delete a mailbox and all its mail. Irreversible.", Address, destructive=True)
+def delete_mailbox(ctx: Context, args: Address) -> dict:
+    services.mailbox_delete(actor=ctx.actor, organization=ctx.organization, address=args.address)
+    return {"deleted": args.address}
+
+
+# -- aliases -----------------------------------------------------------------------
+
+
+@tool("list_aliases", "Aliases (forwarding addresses), optionally of one domain or matching a "
+      "search.", Listing, read_only=True)
+def list_aliases(ctx: Context, args: Listing) -> dict:
+    rows = selectors.alias_list(organization=ctx.organization, domain=args.domain, search=args.search)
+    rows = rows[args.offset : args.offset + args.limit]
+    return {"aliases": [alias_out(a) for a in rows]}
+
+
+@tool("create_alias", "Create an alias that forwards to one or more addresses.", AliasCreate)
+def create_alias(ctx: Context, args: AliasCreate) -> dict:
+    alias = services.alias_create(
+        actor=ctx.actor,
+        organization=ctx.organization,
+        address=args.address,
+        goto=args.goto,
+        enabled=args.active,
+    )
+    return alias_out(alias)
+
+
+@tool("update_alias", "Change an alias's destinations or active state.", AliasUpdate)
+def update_alias(ctx: Context, args: AliasUpdate) -> dict:
+    alias = services.alias_update(
+        actor=ctx.actor,
+        organization=ctx.organization,
+        address=args.address,
+        goto=args.goto,
+        enabled=args.active,
+    )
+    return alias_out(alias)
+
+
+@tool("delete_alias", "Delete an alias.", Address, destructive=True)
+def delete_alias(ctx: Context, args: Address) -> dict:
+    services.alias_delete(actor=ctx.actor, organization=ctx.organization, address=args.address)
+    return {"deleted": args.address}
