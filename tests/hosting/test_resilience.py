@@ -328,3 +328,16 @@ def test_rows_waiting_for_a_server_do_not_crowd_out_other_work(tenants, sim):
         outbox_process_batch()
     assert Mailbox.objects.get(address="g@globex.test").sync_status == "active"
     assert Mailbox.objects.filter(address__endswith="@waiting.test", sync_status="pending").count() == 300
+
+
+@pytest.mark.django_db
+def test_a_deactivated_organizations_domain_is_not_drift(tenants, mail_server, sim):
+    verified_domain(tenants.acme, "acme.test")
+    services.mailbox_create(actor=SYSTEM, organization=tenants.acme, address="a@acme.test", quota_mb=10)
+    outbox_drain()
+    from mailherd.hosting.services.suspension import organization_mail_deactivate
+
+    organization_mail_deactivate(actor=SYSTEM, organization_id=tenants.acme.pk)
+    outbox_drain()
+    assert client_for(mail_server).get_domain("acme.test").active is False
+    assert reconcile_server(server=mail_server).repaired == []

@@ -12,7 +12,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from mailherd.hosting.models import Alias, Domain, DriftReport, Mailbox, ProvisioningOp, SyncStatus
-from mailherd.hosting.provisioning import _client, _desired_active, mailcow_display_name
+from mailherd.hosting.provisioning import (
+    _client,
+    _desired_active,
+    _desired_domain_active,
+    mailcow_display_name,
+)
 from mailherd.hosting.services.aliases import alias_key
 from mailherd.hosting.services.mailboxes import mailbox_key
 from mailherd.hosting.services.outbox import domain_key, enqueue
@@ -62,9 +67,10 @@ def reconcile_server(*, server: MailServer) -> ReconcileResult:
             if domain_key(name) in busy:
                 continue
             remote = remote_domains.get(name)
-            if remote is None or not remote.active or not domain.dkim_txt:
+            wanted_active = _desired_domain_active(domain.organization)
+            if remote is None or remote.active != wanted_active or not domain.dkim_txt:
                 result.repaired.append(
-                    f"domain {name}: {'missing' if remote is None else 'inactive or no DKIM'}"
+                    f"domain {name}: {'missing' if remote is None else 'active flag or DKIM differs'}"
                 )
                 _repair(
                     ProvisioningOp.Kind.DOMAIN_UPDATE, domain_key(name), domain.organization, name
