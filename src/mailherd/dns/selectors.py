@@ -20,17 +20,10 @@ def dns_settings_for(*, domain) -> DnsSettings:
 
 
 def domain_get(*, organization, name: str) -> Domain:
-    from mailherd.dns.records import normalize_name
+    """The organization's domain by name (any spelling); NotFound otherwise."""
+    from mailherd.hosting.selectors import domain_get as hosting_domain_get
 
-    try:
-        ascii_name = normalize_name(name)
-    except Exception:
-        raise NotFound(f"No domain {name} in this organization.")
-    domain = (
-        Domain.objects.select_related("mail_server")
-        .filter(organization=organization, name=ascii_name)
-        .first()
-    )
+    domain = hosting_domain_get(organization=organization, name=name)
     if domain is None:
         raise NotFound(f"No domain {name} in this organization.")
     return domain

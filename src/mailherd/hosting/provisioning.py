@@ -175,11 +175,6 @@ def _prefetch_objects(ops: list[ProvisioningOp]) -> None:
             op.prefetched = found.get(op.object_key.split(":", 1)[1])
 
 
-def outbox_process_one() -> bool:
-    """Apply one outbox row. Return True if there was one to apply."""
-    return outbox_process_batch(1) > 0
-
-
 def outbox_drain(*, max_ops: int = 10_000, max_seconds: float = 50.0) -> int:
     """Apply rows until none is runnable or a budget runs out; return how many were applied."""
     import time
@@ -201,10 +196,9 @@ def outbox_release_stale_claims() -> int:
     ).update(status=ProvisioningOp.Status.PENDING, next_attempt_at=timezone.now())
 
 
-def outbox_retry_now(*, server: MailServer | None = None) -> int:
+def outbox_retry_now() -> int:
     """Make waiting rows due now (a server was added or came back)."""
-    rows = ProvisioningOp.objects.filter(status=ProvisioningOp.Status.PENDING)
-    return rows.update(next_attempt_at=timezone.now())
+    return ProvisioningOp.objects.filter(status=ProvisioningOp.Status.PENDING).update(next_attempt_at=timezone.now())
 
 
 # -- outcomes ---------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 from django.db.models import CharField, Count, Q, Sum, Value
 
-from mailherd.hosting.models import Alias, Domain, Mailbox, ProvisioningOp
+from mailherd.hosting.models import Alias, Domain, Mailbox
 
 
 def hosting_usage_counts(
@@ -102,13 +102,6 @@ def alias_get(*, organization, address: str) -> Alias | None:
     return Alias.objects.filter(
         organization=organization, address=(address or "").strip().lower()
     ).first()
-
-
-def object_errors(*, organization):
-    """Parked outbox rows of the organization, newest first: what Mailcow refused and why."""
-    return ProvisioningOp.objects.filter(
-        organization=organization, status=ProvisioningOp.Status.FAILED
-    ).order_by("-id")
 
 
 def mailbox_status(mailbox: Mailbox, *, organization) -> str:

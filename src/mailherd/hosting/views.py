@@ -251,7 +251,6 @@ def mailbox_detail(request, address):
         password_form=PasswordForm(),
         new_password=password,
         nav="mailboxes",
-        status=selectors.mailbox_status(mailbox, organization=request.organization),
         endpoints=client_endpoints(mailbox.domain.mail_server) if mailbox.domain.mail_server else None,
         can_change=can_manage_hosting(request.membership),
     )
