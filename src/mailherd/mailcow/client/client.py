@@ -33,7 +33,7 @@ from . import constants as c
 from . import validation as v
 from .errors import MailcowNotFound, MailcowProtocolError, MailcowValidationError
 from .extras import ExtrasMixin
-from .shapes import as_list, as_object, flag, segment
+from .shapes import flag, segment
 from .transport import Transport
 from .types import Alias, Domain, Mailbox, MailboxActive, Protocol, RateLimit, WriteResult
 
@@ -183,7 +183,7 @@ class MailcowClient(ExtrasMixin):
     def get_domain(self, name: str) -> Domain | None:
         """Return the domain, or None if Mailcow does not know it."""
         path = f"get/domain/{segment(v.normalize_domain(name))}"
-        obj = as_object(self._t.get(path), path)
+        obj = self._get_object(path)
         return Domain.from_api(obj) if obj else None
 
     def list_domains(self, *, tags: Iterable[str] = ()) -> list[Domain]:
@@ -192,7 +192,7 @@ class MailcowClient(ExtrasMixin):
         tag_list = [v.check_text(t, field="tags", max_length=64) for t in tags]
         if tag_list:
             path += "?tags=" + segment(",".join(tag_list))
-        return [Domain.from_api(o) for o in as_list(self._t.get(path), path)]
+        return [Domain.from_api(o) for o in self._get_list(path)]
 
     def edit_domain(
         self,
@@ -297,7 +297,7 @@ class MailcowClient(ExtrasMixin):
     def get_mailbox(self, address: str) -> Mailbox | None:
         """Return the mailbox, or None if Mailcow does not know it."""
         path = f"get/mailbox/{segment(v.normalize_address(address))}"
-        obj = as_object(self._t.get(path), path)
+        obj = self._get_object(path)
         return Mailbox.from_api(obj) if obj else None
 
     def list_mailboxes(self, domain: str | None = None) -> list[Mailbox]:
@@ -305,7 +305,7 @@ class MailcowClient(ExtrasMixin):
         path = "get/mailbox/all"
         if domain is not None:
             path += "/" + segment(v.normalize_domain(domain))
-        return [Mailbox.from_api(o) for o in as_list(self._t.get(path), path)]
+        return [Mailbox.from_api(o) for o in self._get_list(path)]
 
     def edit_mailbox(
         self,
@@ -405,7 +405,7 @@ class MailcowClient(ExtrasMixin):
     def get_alias(self, alias: int | str) -> Alias | None:
         """Return an alias by id or address, or None if unknown."""
         path = f"get/alias/{segment(self._alias_item(alias))}"
-        obj = as_object(self._t.get(path), path)
+        obj = self._get_object(path)
         return Alias.from_api(obj) if obj else None
 
     def list_aliases(self, domain: str | None = None) -> list[Alias]:
@@ -413,7 +413,7 @@ class MailcowClient(ExtrasMixin):
         path = "get/alias/all"
         if domain is not None:
             path += "/" + segment(v.normalize_domain(domain))
-        return [Alias.from_api(o) for o in as_list(self._t.get(path), path)]
+        return [Alias.from_api(o) for o in self._get_list(path)]
 
     def edit_alias(
         self,
