@@ -206,6 +206,9 @@ MAILHERD_DNS_TIMEOUT = env_int("MAILHERD_DNS_TIMEOUT", 5, minimum=1)
 MAILHERD_INVITATION_DAYS = env_int("MAILHERD_INVITATION_DAYS", 7, minimum=1)
 MAILHERD_DEFAULT_PLAN = env_str("MAILHERD_DEFAULT_PLAN", "starter")
 MAILHERD_API_RATE = env_str("MAILHERD_API_RATE", "3000/m")  # per API token
+# Customer-supplied URLs (webhooks) may not point at loopback/private/link-local addresses unless allowed:
+MAILHERD_ALLOW_PRIVATE_TARGETS = env_bool("MAILHERD_ALLOW_PRIVATE_TARGETS", False)
+MAILHERD_ALLOWED_TARGETS = env_list("MAILHERD_ALLOWED_TARGETS")  # CIDRs and host names
 
 STRIPE_SECRET_KEY = env_secret("STRIPE_SECRET_KEY")
 STRIPE_PUBLISHABLE_KEY = env_str("STRIPE_PUBLISHABLE_KEY")
