@@ -59,7 +59,7 @@ def test_create_org_command_prints_the_slug(db, capsys):
     from django.core.management import call_command
 
     call_command("create_org", "--name", "Umbrella Corp", "--owner-email", "boss@umbrella.test", "--plan", "business")
-    assert capsys.readouterr().out.strip() == "umbrella-corp"
+    assert capsys.readouterr().out.strip().splitlines()[-1] == "umbrella-corp"
     from mailherd.tenancy.models import Organization
 
     assert Organization.objects.get(slug="umbrella-corp").plan.slug == "business"

@@ -9,6 +9,7 @@ urlpatterns = [
     path("portal/", views.home, name="home"),
     path("portal/new-organization/", views.organization_create, name="organization_create"),
     path("invitations/<str:token>/", views.invitation_accept, name="invitation_accept"),
+    path("sign-in/<str:uid>/<str:token>/", views.sign_in_link, name="sign_in_link"),
     path("o/<slug:org_slug>/", views.dashboard, name="dashboard"),
     path("o/<slug:org_slug>/settings/", views.organization_settings, name="settings"),
     path("o/<slug:org_slug>/members/", views.members, name="members"),

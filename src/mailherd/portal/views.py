@@ -1,6 +1,7 @@
 """Customer portal: thin views that call selectors and services."""
 
 from django.contrib import messages
+from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -19,6 +20,7 @@ from mailherd.tenancy.selectors import (
     invitation_list_pending,
     membership_list,
     organization_list_for_user,
+    sign_in_link_user,
 )
 
 
@@ -190,6 +192,20 @@ def invitation_accept(request, token):
         messages.success(request, f"You joined {membership.organization.name}.")
         return redirect("portal:dashboard", org_slug=membership.organization.slug)
     return render(request, "portal/invitation.html", {"invitation": invitation})
+
+
+def sign_in_link(request, uid, token):
+    """A one-time link from `create_org`: a button signs in (so link scanners don't use it up)."""
+    user = sign_in_link_user(uid=uid, token=token)
+    if user is None:
+        return render(request, "portal/sign_in_link.html", {"invalid": True}, status=410)
+    if request.method == "POST":
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        if not user.has_usable_password():
+            messages.success(request, "You are signed in. Choose a password for next time.")
+            return redirect("account_set_password")
+        return redirect("portal:home")
+    return render(request, "portal/sign_in_link.html", {"email": user.email})
 
 
 @org_view

@@ -1,6 +1,9 @@
 from django.http import Http404
+from django.utils.encoding import force_str
+from django.utils.http import urlsafe_base64_decode
 
-from mailherd.tenancy.models import Invitation, Membership, Organization, Role
+from mailherd.tenancy.models import Invitation, Membership, Organization, Role, User
+from mailherd.tenancy.tokens import sign_in_tokens
 
 
 def organization_list_for_user(*, user):
@@ -45,3 +48,24 @@ def can_manage_billing(membership: Membership) -> bool:
 
 def invitation_for_token_hash(token_hash: str) -> Invitation | None:
     return Invitation.objects.select_related("organization").filter(token_hash=token_hash).first()
+
+
+def sign_in_link_user(*, uid: str, token: str) -> User | None:
+    """The customer a sign-in link is for, or None when it is wrong, used or expired.
+
+    Never an operator: the back office asks for two factors, which a link would skip.
+    """
+    try:
+        user = User.objects.get(
+            pk=int(force_str(urlsafe_base64_decode(uid))), is_active=True, is_staff=False
+        )
+    except (ValueError, TypeError, OverflowError, User.DoesNotExist):
+        return None
+    if not sign_in_tokens.check_token(user, token):
+        return None
+    from allauth.mfa.models import Authenticator
+
+    # Someone who set up two-factor sign-in must not be let in with one factor.
+    if Authenticator.objects.filter(user=user).exists():
+        return None
+    return user

@@ -5,14 +5,19 @@ import secrets
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
 from django.utils.text import slugify
 
 from mailherd.core.actors import Actor
 from mailherd.core.audit import audit_record
-from mailherd.core.errors import NotFound, PermissionDenied
+from mailherd.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from mailherd.notifications.services import email_send
 from mailherd.plans.models import Plan
 from mailherd.tenancy.errors import (
@@ -21,8 +26,9 @@ from mailherd.tenancy.errors import (
     InvitationInvalid,
     LastOwner,
 )
-from mailherd.tenancy.models import Invitation, Membership, Organization, Role
+from mailherd.tenancy.models import Invitation, Membership, Organization, Role, User
 from mailherd.tenancy.selectors import can_manage_members, invitation_for_token_hash
+from mailherd.tenancy.tokens import sign_in_tokens
 
 ORGANIZATION_NAME_MAX = 100
 
@@ -269,3 +275,55 @@ def _ensure_other_owner(target: Membership) -> None:
     ).exclude(pk=target.pk)
     if not others.exists():
         raise LastOwner()
+
+
+@transaction.atomic
+def owner_account_ensure(*, email: str, password: str | None = None) -> tuple[User, list[str]]:
+    """The user with `email`, created if new, with a verified address (the operator vouches for it).
+
+    With `password`, the account signs in with it at once. Return (user, warnings): the password
+    is the operator's choice, so weak-password findings are warnings, not errors.
+    """
+    from allauth.account.models import EmailAddress
+
+    email = (email or "").strip().lower()
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise ValidationFailed(
+            f"{email or 'An empty value'} is not an email address.", field="email"
+        )
+    if password is not None and not password:
+        raise ValidationFailed("The password is empty.", field="password")
+    user, created = User.objects.get_or_create(email=email)
+    warnings: list[str] = []
+    if password is not None:
+        if not created and user.has_usable_password() and not user.check_password(password):
+            raise Conflict(
+                f"{email} already has an account with another password; leave out the password"
+                " and use the sign-in link, or sign in as that user.",
+                field="password",
+            )
+        try:
+            validate_password(password, user)
+        except ValidationError as exc:
+            warnings.extend(exc.messages)
+        user.set_password(password)
+        user.save(update_fields=["password"])
+    elif created:
+        user.set_unusable_password()  # they choose one after following the sign-in link
+        user.save(update_fields=["password"])
+    address, _ = EmailAddress.objects.get_or_create(
+        user=user, email=email, defaults={"verified": True, "primary": True}
+    )
+    if not address.verified:
+        address.verified = True
+        address.save(update_fields=["verified"])
+    return user, warnings
+
+
+def sign_in_link_create(*, user: User) -> str:
+    """An absolute one-time link that signs `user` in (valid PASSWORD_RESET_TIMEOUT)."""
+    uid = urlsafe_base64_encode(force_bytes(user.pk))
+    path = reverse("portal:sign_in_link", args=[uid, sign_in_tokens.make_token(user)])
+    return settings.SITE_URL + path
