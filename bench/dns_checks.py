@@ -136,7 +136,10 @@ def main() -> None:
     parser.add_argument("--domains", type=int, default=5000)
     parser.add_argument("--concurrency", type=int, default=200)
     parser.add_argument("--max-seconds", type=float, default=300)
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes: proves the script runs")
     args = parser.parse_args()
+    if args.smoke:
+        args.domains, args.concurrency, args.max_seconds = 20, 20, 60
 
     with tempfile.TemporaryDirectory(prefix="mh-bench-pdns-") as tmp:
         pdns = PowerDNS(Path(tmp)).start()

@@ -95,25 +95,45 @@ class Loader:
         self.sub_table = Subscription._meta.db_table
         self.count = 0  # organizations (and subscriptions) loaded so far
 
-    def _copy(self, table: str, columns: list[str], rows) -> None:
+    def _copy(self, model, rows) -> None:
+        """COPY dicts of field values into the model's table; other columns take their defaults.
+
+        Columns come from the model, so a column added later gets its default instead of
+        breaking the load (the reason this bench once crashed).
+        """
         from django.db import connection
 
-        columns_sql = ", ".join(columns)
+        fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+        columns_sql = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+        defaults = {f.attname: f.get_default() for f in fields}
         with connection.cursor() as cursor:
             raw = cursor.cursor  # the psycopg cursor under Django's wrapper
-            with raw.copy(f"COPY {table} ({columns_sql}) FROM STDIN") as copy:
+            with raw.copy(f"COPY {model._meta.db_table} ({columns_sql}) FROM STDIN") as copy:
                 for row in rows:
-                    copy.write_row(row)
+                    values = {**defaults, **row}
+                    copy.write_row(
+                        [f.get_db_prep_save(values[f.attname], connection) for f in fields]
+                    )
 
     def organizations(self, first: int, last: int) -> list[int]:
         """Insert organizations number first..last-1; return their ids in that order."""
         from django.db import connection
 
+        from mailherd.tenancy.models import Organization
+
         now = self.now
         self._copy(
-            self.org_table,
-            ["name", "slug", "plan_id", "status", "created_at"],
-            ((f"Bench {n}", f"bench-{n}", self.plan_id, "active", now) for n in range(first, last)),
+            Organization,
+            (
+                {
+                    "name": f"Bench {n}",
+                    "slug": f"bench-{n}",
+                    "plan_id": self.plan_id,
+                    "status": "active",
+                    "created_at": now,
+                }
+                for n in range(first, last)
+            ),
         )
         with connection.cursor() as cursor:
             cursor.execute(
@@ -124,91 +144,53 @@ class Loader:
 
     def subscriptions(self, organization_ids: list[int], first: int, *, due: int) -> None:
         """One subscription per organization; the first `due` of the whole table are due."""
+        from mailherd.billing.models import Subscription
+
         now = self.now
         started_due = now - timedelta(days=3, hours=1)
         started_later = now - timedelta(days=1, hours=1)
-        columns = [
-            "organization_id",
-            "stripe_customer_id",
-            "stripe_subscription_id",
-            "plan_id",
-            "status",
-            "cancel_at_period_end",
-            "current_period_end",
-            "trial_used",
-            "stripe_payment_method_id",
-            "card_brand",
-            "card_last4",
-            "dunning_started_at",
-            "dunning_retries",
-            "next_dunning_at",
-            "last_payment_error",
-            "suspended_by_billing",
-            "created_at",
-            "updated_at",
-        ]
+        period_end = now + timedelta(days=20)
 
         def rows():
-            period_end = now + timedelta(days=20)
             for offset, org_id in enumerate(organization_ids):
                 n = first + offset
-                common = (org_id, f"cus_b{n}", f"sub_b{n}", self.plan_id)
+                row = {
+                    "organization_id": org_id,
+                    "stripe_customer_id": f"cus_b{n}",
+                    "stripe_subscription_id": f"sub_b{n}",
+                    "plan_id": self.plan_id,
+                    "status": "active",
+                    "cancel_at_period_end": False,
+                    "current_period_end": period_end,
+                    "trial_used": False,
+                    "stripe_payment_method_id": f"pm_b{n}",
+                    "card_brand": "visa",
+                    "card_last4": "4242",
+                    "suspended_by_billing": False,
+                    "created_at": now,
+                    "updated_at": now,
+                }
                 if n < due:  # due: past due, the reminder is what is due now
-                    yield (
-                        *common,
-                        "past_due",
-                        False,
-                        period_end,
-                        False,
-                        f"pm_b{n}",
-                        "visa",
-                        "0341",
-                        started_due,
-                        2,
-                        now - timedelta(minutes=60 - n % 60),
-                        "Your card was declined.",
-                        False,
-                        now,
-                        now,
+                    row.update(
+                        status="past_due",
+                        card_last4="0341",
+                        dunning_started_at=started_due,
+                        dunning_retries=2,
+                        next_dunning_at=now - timedelta(minutes=60 - n % 60),
+                        last_payment_error="Your card was declined.",
                     )
                 elif n % FUTURE_SHARE == 0:  # in an episode, next step ahead: not due
-                    yield (
-                        *common,
-                        "past_due",
-                        False,
-                        period_end,
-                        False,
-                        f"pm_b{n}",
-                        "visa",
-                        "0341",
-                        started_later,
-                        1,
-                        now + timedelta(days=2) - timedelta(hours=1),
-                        "Your card was declined.",
-                        False,
-                        now,
-                        now,
+                    row.update(
+                        status="past_due",
+                        card_last4="0341",
+                        dunning_started_at=started_later,
+                        dunning_retries=1,
+                        next_dunning_at=now + timedelta(days=2) - timedelta(hours=1),
+                        last_payment_error="Your card was declined.",
                     )
-                else:  # paid up: not in the partial index at all
-                    yield (
-                        *common,
-                        "active",
-                        False,
-                        period_end,
-                        False,
-                        f"pm_b{n}",
-                        "visa",
-                        "4242",
-                        None,
-                        0,
-                        None,
-                        "",
-                        False,
-                        now,
-                        now,
-                    )
+                yield row  # else paid up: not in the partial index at all
 
-        self._copy(self.sub_table, columns, rows())
+        self._copy(Subscription, rows())
 
     def grow_to(self, total: int, *, due: int) -> float:
         """Load rows up to `total`; return the seconds it took (ANALYZE included)."""
@@ -329,7 +311,10 @@ def main() -> None:
     parser.add_argument("--due", type=int, default=100)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes: proves the script runs")
     args = parser.parse_args()
+    if args.smoke:
+        args.small, args.large, args.due, args.repeat = 300, 600, 10, 1
     if not 0 < args.due <= 500 or not args.due < args.small <= args.large:
         sys.exit("need 0 < due <= 500 (one sweep batch) and due < small <= large")
 

@@ -88,7 +88,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=1000, help="max calls per measurement")
     parser.add_argument("--seconds", type=float, default=5.0, help="max seconds per measurement")
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes: proves the script runs")
     args = parser.parse_args()
+    if args.smoke:
+        args.count, args.seconds = 20, 1.0
 
     port = free_port()
     url = f"http://127.0.0.1:{port}"

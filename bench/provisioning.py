@@ -73,6 +73,7 @@ def run_threads(count: int, threads: int, work) -> float:
         thread.join()
     if errors:
         print(f"  {len(errors)} errors, first: {errors[0]}")
+        sys.exit(1)  # a benchmark that breaks must fail, not print a rate
     return time.perf_counter() - started
 
 
@@ -82,7 +83,10 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2, help="Celery worker processes")
     parser.add_argument("--list-size", type=int, default=10_000)
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes: proves the script runs")
     args = parser.parse_args()
+    if args.smoke:
+        args.count, args.threads, args.workers, args.list_size = 20, 2, 1, 50
 
     var_dir = Path(tempfile.mkdtemp(prefix="mailherd-bench-"))
     os.environ.setdefault("MAILHERD_API_RATE", "1000000/m")  # measure throughput, not the rate limit
@@ -260,6 +264,8 @@ def main() -> None:
             applied = sum(
                 1 for m in raw.list_mailboxes("bench.test") if m.address.startswith(prefix)
             )
+            if failed or applied != args.count:
+                sys.exit(f"  {label}: {applied} of {args.count} applied, {failed} failed")
             rates[label] = applied / total
             print(
                 f"  {label}: API accepted all in {api_seconds:.1f} s; {applied} applied to Mailcow "
