@@ -42,6 +42,15 @@ def test_it_says_the_key_is_wrong(target: MailcowTarget) -> None:
     assert "WRONG-KEY-1234" not in str(caught.value) + repr(caught.value)
 
 
+def test_the_wrong_key_answer_is_json_labelled_html(target: MailcowTarget) -> None:
+    # Mailcow prints the 401 before it sets its JSON header (reference §10).
+    with raw(target, headers={"X-API-Key": "WRONG-KEY-1234"}) as http:
+        response = http.get("/get/status/version")
+    assert response.status_code == 401
+    assert response.headers["content-type"].startswith("text/html")
+    assert response.json() == {"type": "error", "msg": "authentication failed"}
+
+
 def test_the_key_lookup_is_case_insensitive(target: MailcowTarget) -> None:
     if target.api_key.lower() == target.api_key:
         pytest.skip("key has no upper-case letters")

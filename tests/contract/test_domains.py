@@ -89,12 +89,26 @@ def test_a_duplicate_domain_already_exists(mc: MailcowClient, domain: str) -> No
 @pytest.mark.parametrize(
     ("limits", "msg_key"),
     [
-        ({"quota_mib": 1024, "max_mailbox_quota_mib": 2048}, "mailbox_quota_exceeds_domain_quota"),
+        (
+            {"quota_mib": 1024, "max_mailbox_quota_mib": 2048, "default_mailbox_quota_mib": 512},
+            "mailbox_quota_exceeds_domain_quota",
+        ),
         (
             {"quota_mib": 4096, "max_mailbox_quota_mib": 1024, "default_mailbox_quota_mib": 2048},
             "mailbox_defquota_exceeds_mailbox_maxquota",
         ),
+        # Omitted, the default quota is the template's 3072 MiB, above this maximum: that rule
+        # is checked before the domain quota one (reference §10).
+        (
+            {"quota_mib": 1024, "max_mailbox_quota_mib": 2048},
+            "mailbox_defquota_exceeds_mailbox_maxquota",
+        ),
+        (
+            {"quota_mib": 1024, "max_mailbox_quota_mib": 2048, "default_mailbox_quota_mib": 4096},
+            "mailbox_defquota_exceeds_mailbox_maxquota",
+        ),
     ],
+    ids=["maxquota-above-quota", "defquota-above-maxquota", "template-defquota", "both-broken"],
 )
 def test_domain_quota_rules_are_quota_errors(
     mc: MailcowClient, target: MailcowTarget, cleanup: Cleanup, limits: dict, msg_key: str
@@ -289,3 +303,50 @@ def test_out_of_range_values_never_reach_mailcow(
         mc.add_domain(target.unique_domain(), **limits)
     if target.sim is not None:
         assert target.sim.request_count() == 0
+
+
+def test_omitted_limits_come_from_the_default_template(
+    mc: MailcowClient, target: MailcowTarget, cleanup: Cleanup
+) -> None:
+    # given the server's Default domain template
+    template = mc.get_domain_template()
+    assert template is not None and template.name == "Default"
+    assert template.default_mailbox_quota_mib <= template.max_mailbox_quota_mib
+    # when a domain is added with its quota alone
+    name = target.unique_domain()
+    cleanup.domains.append(name)
+    mc.add_domain(name, quota_mib=max(template.quota_mib, template.max_mailbox_quota_mib))
+    # then every omitted limit is the template's
+    domain = mc.get_domain(name)
+    assert domain is not None
+    assert domain.max_mailboxes == template.max_mailboxes
+    assert domain.max_aliases == template.max_aliases
+    assert domain.default_mailbox_quota_bytes == template.default_mailbox_quota_mib * MIB
+    assert domain.max_mailbox_quota_bytes == template.max_mailbox_quota_mib * MIB
+
+
+def test_tags_appear_only_when_there_are_tags(
+    mc: MailcowClient, target: MailcowTarget, cleanup: Cleanup
+) -> None:
+    plain, tagged = target.unique_domain(), target.unique_domain()
+    cleanup.domains += [plain, tagged]
+    for name, tags in ((plain, ()), (tagged, ("vip",))):
+        mc.add_domain(
+            name,
+            quota_mib=1024,
+            max_mailbox_quota_mib=512,
+            default_mailbox_quota_mib=256,
+            tags=tags,
+        )
+    with httpx.Client(
+        base_url=target.url + "/api/v1",
+        headers={"X-API-Key": target.api_key},
+        timeout=10,
+        trust_env=False,
+    ) as http:
+        plain_raw = http.get(f"/get/domain/{plain}").json()
+        tagged_raw = http.get(f"/get/domain/{tagged}").json()
+    assert "tags" not in plain_raw
+    assert tagged_raw["tags"] == ["vip"]
+    assert mc.get_domain(plain).tags == ()
+    assert mc.get_domain(tagged).tags == ("vip",)

@@ -3,6 +3,7 @@ sync jobs, Sieve filters (§5.4-5.6)."""
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
 from mailherd.mailcow.client import (
@@ -167,6 +168,65 @@ def test_sync_jobs(mc: MailcowClient, mailbox: str) -> None:
     assert mc.delete_sync_job(job.id).msg_keys == ("deleted_syncjob",)
     with pytest.raises(MailcowValidationError):
         mc.add_sync_job(mailbox, host="imap.old.example", user="a", password="p", port=70000)
+
+
+def test_a_sync_job_carries_every_column_mailcow_needs(
+    mc: MailcowClient, target: MailcowTarget, mailbox: str
+) -> None:
+    job = mc.add_sync_job(
+        mailbox,
+        host="imap.older.example",
+        user="bob",
+        password="oldpass",
+        port=143,
+        encryption="TLS",
+        subfolder="Imported",
+        max_age_days=30,
+    )
+    try:
+        with httpx.Client(
+            base_url=target.url + "/api/v1",
+            headers={"X-API-Key": target.api_key},
+            timeout=10,
+            trust_env=False,
+        ) as http:
+            listed = {j["id"]: j for j in http.get("/get/syncjobs/all/no_log").json()}
+        row = listed[job.id]
+        assert (row["subfolder2"], str(row["maxage"]), row["enc1"]) == ("Imported", "30", "TLS")
+        assert row["exclude"] == "(?i)spam|(?i)junk"
+        assert str(row["timeout1"]) == str(row["timeout2"]) == "600"
+        # the same source account into the same mailbox twice is refused
+        with pytest.raises(MailcowAlreadyExists):
+            mc.add_sync_job(mailbox, host="IMAP.older.example", user="bob", password="x" * 8)
+    finally:
+        mc.delete_sync_job(job.id)
+
+
+@pytest.mark.sim_only
+def test_a_sync_job_without_its_full_field_set_is_an_empty_200(
+    target: MailcowTarget, mailbox: str
+) -> None:
+    # what a partial field set gets from a real Mailcow (reference §10): nothing is created
+    partial = {
+        "username": mailbox,
+        "host1": "imap.old.example",
+        "port1": 993,
+        "user1": "alice",
+        "password1": "oldpass",
+        "enc1": "SSL",
+        "mins_interval": 20,
+        "delete1": 0,
+        "active": 1,
+    }
+    with httpx.Client(
+        base_url=target.url + "/api/v1",
+        headers={"X-API-Key": target.api_key},
+        timeout=10,
+        trust_env=False,
+    ) as http:
+        response = http.post("/add/syncjob", json=partial)
+        assert (response.status_code, response.content) == (200, b"")
+        assert not [j for j in http.get("/get/syncjobs/all/no_log").json() if j["user2"] == mailbox]
 
 
 def test_sieve_filters(mc: MailcowClient, mailbox: str) -> None:

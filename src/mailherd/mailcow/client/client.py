@@ -35,7 +35,16 @@ from .errors import MailcowNotFound, MailcowProtocolError, MailcowValidationErro
 from .extras import ExtrasMixin
 from .shapes import flag, segment
 from .transport import Transport
-from .types import Alias, Domain, Mailbox, MailboxActive, Protocol, RateLimit, WriteResult
+from .types import (
+    Alias,
+    Domain,
+    DomainTemplate,
+    Mailbox,
+    MailboxActive,
+    Protocol,
+    RateLimit,
+    WriteResult,
+)
 
 
 def _access_attrs(access: Mapping[Protocol | str, bool] | None) -> dict[str, int]:
@@ -193,6 +202,13 @@ class MailcowClient(ExtrasMixin):
         if tag_list:
             path += "?tags=" + segment(",".join(tag_list))
         return [Domain.from_api(o) for o in self._get_list(path)]
+
+    def get_domain_template(self, name: str = "Default") -> DomainTemplate | None:
+        """Return a domain template: add/domain takes omitted limits from "Default"."""
+        for obj in self._get_list("get/domain/template/all"):
+            if obj.get("template") == name:
+                return DomainTemplate.from_api(obj)
+        return None
 
     def edit_domain(
         self,

@@ -31,6 +31,7 @@ from .types import (
 )
 
 SYNC_ENCRYPTIONS = ("SSL", "TLS", "PLAIN")
+SYNC_DEFAULT_EXCLUDE = "(?i)spam|(?i)junk"  # what Mailcow's own form sends
 FILTER_TYPES = ("prefilter", "postfilter")
 
 
@@ -324,8 +325,24 @@ class ExtrasMixin(ClientBase):
         interval_minutes: int = 20,
         delete_from_source: bool = False,
         active: bool = True,
+        subfolder: str = "",
+        max_age_days: int = 0,
+        max_bytes_per_second: int = 0,
+        timeout_seconds: int = 600,
+        exclude: str = SYNC_DEFAULT_EXCLUDE,
+        delete_duplicates: bool = True,
+        delete_missing_from_target: bool = False,
+        automap: bool = True,
+        skip_cross_duplicates: bool = False,
+        subscribe_all: bool = True,
+        dry_run: bool = False,
     ) -> SyncJob:
-        """Create an imapsync job importing ``user@host`` into ``mailbox``."""
+        """Create an imapsync job importing ``user@host`` into ``mailbox``.
+
+        Every column is sent, with the defaults of Mailcow's own form: a partial
+        field set makes the INSERT fail on NOT NULL columns and Mailcow answers
+        an empty 200 (reference §10).
+        """
         address = v.normalize_address(mailbox, field="mailbox")
         if encryption not in SYNC_ENCRYPTIONS:
             raise v.MailcowValidationError(
@@ -341,7 +358,22 @@ class ExtrasMixin(ClientBase):
             "mins_interval": v.check_int(
                 interval_minutes, field="interval_minutes", minimum=1, maximum=43800
             ),
+            "subfolder2": v.check_text(subfolder, field="subfolder"),
+            "maxage": v.check_int(max_age_days, field="max_age_days", minimum=0, maximum=32000),
+            "maxbytespersecond": v.check_int(
+                max_bytes_per_second, field="max_bytes_per_second", minimum=0, maximum=125000000
+            ),
+            "timeout1": v.check_int(timeout_seconds, field="timeout_seconds", minimum=1, maximum=32000),
+            "timeout2": v.check_int(timeout_seconds, field="timeout_seconds", minimum=1, maximum=32000),
+            "exclude": v.check_text(exclude, field="exclude"),
+            "custom_params": "",
+            "delete2duplicates": flag(delete_duplicates),
             "delete1": flag(delete_from_source),
+            "delete2": flag(delete_missing_from_target),
+            "automap": flag(automap),
+            "skipcrossduplicates": flag(skip_cross_duplicates),
+            "subscribeall": flag(subscribe_all),
+            "dry": flag(dry_run),
             "active": flag(active),
         }
         self._add("syncjob", attr)

@@ -99,6 +99,30 @@ class RateLimit:
 
 
 @dataclass(frozen=True)
+class DomainTemplate:
+    """A domain template (``get/domain/template/all``): the limits a new domain starts with."""
+
+    name: str
+    max_mailboxes: int
+    max_aliases: int
+    default_mailbox_quota_mib: int
+    max_mailbox_quota_mib: int
+    quota_mib: int
+
+    @classmethod
+    def from_api(cls, obj: dict[str, Any]) -> DomainTemplate:
+        attributes = obj.get("attributes") or {}
+        return cls(
+            name=str(obj.get("template", "")),
+            max_mailboxes=int(attributes.get("max_num_mboxes_for_domain", 0)),
+            max_aliases=int(attributes.get("max_num_aliases_for_domain", 0)),
+            default_mailbox_quota_mib=int(attributes.get("def_quota_for_mbox", 0)) // MIB,
+            max_mailbox_quota_mib=int(attributes.get("max_quota_for_mbox", 0)) // MIB,
+            quota_mib=int(attributes.get("max_quota_for_domain", 0)) // MIB,
+        )
+
+
+@dataclass(frozen=True)
 class Domain:
     """A Mailcow domain (``get/domain/...``). Quotas in bytes, None = unlimited."""
 

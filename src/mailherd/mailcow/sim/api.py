@@ -28,6 +28,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from .control import SimControl, down_page
+from .models import UncaughtPdoError
 from .reads import NO_ROUTE, RAW, READS
 from .state import SimState, entry
 
@@ -272,7 +273,13 @@ class MailcowApi:
         if header is not None:
             access, failure = self.keys.check(header, client_ip)
             if failure:
-                return self._error(401, failure, None)
+                # Mailcow writes this answer before its JSON header (reference §10).
+                return self._respond(
+                    401,
+                    _php_json({"type": "error", "msg": failure}),
+                    None,
+                    content_type="text/html; charset=utf-8",
+                )
             assert access is not None
             cookie_out = self.keys.new_session(access)
         else:
@@ -313,7 +320,10 @@ class MailcowApi:
             return self._respond(
                 200, _php_json([entry("danger", log, "access_denied")]), cookie_out
             )
-        entries, ok = writer(self.state, obj, attr, items)
+        try:
+            entries, ok = writer(self.state, obj, attr, items)
+        except UncaughtPdoError:
+            return self._respond(200, b"", cookie_out)
         if entries:
             return self._respond(200, _php_json(entries), cookie_out)
         fallback = (

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from . import render
+from .models import DOMAIN_DEFAULTS, MIB
 from .php import idn_to_ascii
 from .state import SimState
 
@@ -31,11 +32,12 @@ def _domains(state: SimState, obj: str | None, extra: str | None, query: dict[st
                 "template": "Default",
                 "attributes": {
                     "tags": [],
-                    "max_num_aliases_for_domain": 400,
-                    "max_num_mboxes_for_domain": 10,
-                    "def_quota_for_mbox": 3072 * 1048576,
-                    "max_quota_for_mbox": 10240 * 1048576,
-                    "max_quota_for_domain": 10240 * 1048576,
+                    # The same defaults add/domain applies to omitted fields.
+                    "max_num_aliases_for_domain": DOMAIN_DEFAULTS["aliases"],
+                    "max_num_mboxes_for_domain": DOMAIN_DEFAULTS["mailboxes"],
+                    "def_quota_for_mbox": DOMAIN_DEFAULTS["defquota"] * MIB,
+                    "max_quota_for_mbox": DOMAIN_DEFAULTS["maxquota"] * MIB,
+                    "max_quota_for_domain": DOMAIN_DEFAULTS["quota"] * MIB,
                     "rl_frame": "s",
                     "rl_value": "",
                     "active": "1",

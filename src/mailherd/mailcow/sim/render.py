@@ -58,7 +58,8 @@ def domain(state: SimState, dom: SimDomain) -> dict[str, Any]:
         "aliases_in_domain": aliases,
         "aliases_left": max(0, dom.aliases - aliases),
         "domain_admins": ", ".join(admins) or "-",
-        "tags": list(dom.tags),
+        # Mailcow appends a `tags` key only when the domain has tags (reference §10).
+        **({"tags": list(dom.tags)} if dom.tags else {}),
     }
 
 
@@ -95,7 +96,7 @@ def mailbox(state: SimState, box: SimMailbox) -> dict[str, Any]:
         "rl_scope": "mailbox" if own else "domain",
         "is_relayed": 0,
         "sender_acl": [],
-        "tags": list(box.tags),
+        **({"tags": list(box.tags)} if box.tags else {}),
     }
     return result
 

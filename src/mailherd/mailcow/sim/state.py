@@ -135,10 +135,11 @@ class SimState(MailboxAliasState, ExtrasState):
         with self.lock:
             domain = idn_to_ascii(attr.get("domain"))
             quota, maxquota, defquota = value("quota"), value("maxquota"), value("defquota")
-            if maxquota > quota:
-                return fail("mailbox_quota_exceeds_domain_quota")
+            # Mailcow's order (reference §10): the default quota against the maximum first.
             if defquota > maxquota:
                 return fail("mailbox_defquota_exceeds_mailbox_maxquota")
+            if maxquota > quota:
+                return fail("mailbox_quota_exceeds_domain_quota")
             if defquota == 0:
                 return fail("defquota_empty")
             if maxquota == 0:
@@ -210,16 +211,35 @@ class SimState(MailboxAliasState, ExtrasState):
                     intval(attr["maxquota"]) if not empty(attr.get("maxquota")) else dom.maxquota
                 )
                 quota = intval(attr["quota"]) if not empty(attr.get("quota")) else dom.quota
-                mailboxes = intval(attr["mailboxes"]) if "mailboxes" in attr else dom.mailboxes
-                defquota = intval(attr["defquota"]) if "defquota" in attr else dom.defquota
+                # isset() and != '' in Mailcow: an empty string keeps the current value.
+                mailboxes = (
+                    intval(attr["mailboxes"])
+                    if attr.get("mailboxes") not in (None, "")
+                    else dom.mailboxes
+                )
+                defquota = (
+                    intval(attr["defquota"]) if attr.get("defquota") not in (None, "") else dom.defquota
+                )
                 count, allocated = self.domain_usage(name)
                 largest = max((m.quota for m in self.by_domain[name].values()), default=0) // MIB
-                if maxquota > quota:
-                    entries.append(entry("danger", log, "mailbox_quota_exceeds_domain_quota"))
-                    continue
+                # The order of Mailcow's edit/domain checks (read from source).
                 if defquota > maxquota:
                     entries.append(
                         entry("danger", log, "mailbox_defquota_exceeds_mailbox_maxquota")
+                    )
+                    continue
+                if defquota == 0:
+                    entries.append(entry("danger", log, "defquota_empty"))
+                    continue
+                if maxquota > quota:
+                    entries.append(entry("danger", log, "mailbox_quota_exceeds_domain_quota"))
+                    continue
+                if largest > maxquota:
+                    entries.append(entry("danger", log, ["max_quota_in_use", str(largest)]))
+                    continue
+                if allocated // MIB > quota:
+                    entries.append(
+                        entry("danger", log, ["domain_quota_m_in_use", allocated // MIB])
                     )
                     continue
                 if mailboxes < count:
@@ -227,14 +247,6 @@ class SimState(MailboxAliasState, ExtrasState):
                     continue
                 if aliases < self.alias_count(name):
                     entries.append(entry("danger", log, ["aliases_in_use", self.alias_count(name)]))
-                    continue
-                if largest > maxquota or largest > quota:
-                    entries.append(entry("danger", log, ["max_quota_in_use", str(largest)]))
-                    continue
-                if allocated // MIB > quota:
-                    entries.append(
-                        entry("danger", log, ["domain_quota_m_in_use", allocated // MIB])
-                    )
                     continue
                 dom.aliases, dom.maxquota, dom.quota = aliases, maxquota, quota
                 dom.mailboxes, dom.defquota = mailboxes, defquota

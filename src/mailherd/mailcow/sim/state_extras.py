@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .models import UncaughtPdoError
 from .php import empty, intval, is_valid_domain_name, now, split_list
 
 if TYPE_CHECKING:
@@ -292,6 +293,19 @@ class ExtrasState:
                 return [_entry("danger", log, "access_denied")], False
             if attr.get("enc1", "TLS") not in ("SSL", "TLS", "PLAIN"):
                 return [_entry("danger", log, "access_denied")], False
+            if attr.get("exclude") is None:
+                # `exclude` goes into a NOT NULL column as given (read from source); the
+                # other omitted fields get defaults in PHP first.
+                raise UncaughtPdoError("imapsync.exclude cannot be null")
+            host1, user1 = str(attr.get("host1")).lower(), str(attr.get("user1") or "")
+            for job in self.syncjobs.values():
+                if (job.user2, str(job.attrs.get("host1")).lower(), job.attrs.get("user1")) == (
+                    username,
+                    host1,
+                    user1,
+                ):
+                    return [_entry("danger", log, ["object_exists", f"{host1} / {user1}"])], False
+            attr = {**attr, "host1": host1}
             jid = self._next_id("syncjob")
             self.syncjobs[jid] = SimSyncJob(
                 id=jid, user2=username, attrs=dict(attr), active=intval(attr.get("active", 1))
