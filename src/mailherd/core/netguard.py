@@ -120,11 +120,10 @@ def check_address(ip: IPAddress, *, host: str) -> None:
         return
     problem = address_problem(ip)
     if _is_ip_literal(host) and ipaddress.ip_address(host.strip("[]")) == ip:
-        message = f"{ip} is {problem}; Mailherd only sends requests to public internet addresses."
+        message = f"{ip} is {problem}; requests only go to public internet addresses."
     else:
         message = (
-            f"{host} resolves to {ip}, {problem}; Mailherd only sends requests to public "
-            "internet addresses."
+            f"{host} resolves to {ip}, {problem}; requests only go to public internet addresses."
         )
     raise TargetNotAllowed(message)
 
@@ -171,8 +170,7 @@ def check_host(host: str, *, resolve: bool = True, port: int = 443) -> None:
     is_localhost = name in ("localhost", "localhost.localdomain") or name.endswith(".localhost")
     if is_localhost and not address_allowed(ipaddress.ip_address("127.0.0.1"), host=bare):
         raise TargetNotAllowed(
-            f"{host} is this server itself; Mailherd only sends requests to public internet "
-            "addresses."
+            f"{host} is this server itself; requests only go to public internet addresses."
         )
     if resolve:
         for ip in resolve_host(bare, port):
@@ -220,7 +218,7 @@ def validate_url(
             raise TargetNotAllowed(f"The URL must start with {wanted}.")
         if parts.username or parts.password:
             raise TargetNotAllowed(
-                "Put no user name or password in the URL; Mailherd signs each request instead."
+                "Put no user name or password in the URL; each request is signed instead."
             )
         try:
             port = parts.port
