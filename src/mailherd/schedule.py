@@ -25,3 +25,9 @@ CELERY_BEAT_SCHEDULE["announcement-emails"] = {
     "task": "mailherd.notifications.tasks.announcement_emails_task",
     "schedule": 300.0,
 }
+
+# Deliverability: name the DMARC reports' sending sources (reverse DNS) not yet or no longer named.
+CELERY_BEAT_SCHEDULE["deliverability-source-names"] = {
+    "task": "mailherd.deliverability.tasks.source_names_sweep_task",
+    "schedule": 600.0,
+}

@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "mailherd.dns",
     "mailherd.billing",
     "mailherd.rules",
+    "mailherd.deliverability",
     "mailherd.notifications",
     "mailherd.portal",
     "mailherd.operator",
@@ -223,5 +224,9 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("MAILHERD_LOG_LEVEL", "INFO")},
-    "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
+    "loggers": {
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
+        "parsedmarc": {"level": "WARNING"},
+    },
 }

@@ -10,6 +10,7 @@ urlpatterns = [
     path("", include("mailherd.billing.urls")),
     path("", include("mailherd.hosting.urls")),
     path("", include("mailherd.dns.urls")),
+    path("", include("mailherd.deliverability.urls")),
     path("", include("mailherd.operator.portal_urls")),
     path("", include("mailherd.portal.urls")),
 ]

@@ -95,9 +95,11 @@ def _http_error(request, exc: HttpError):
 
 
 def _register_routers() -> None:
+    from mailherd.deliverability.api import router as deliverability_router
     from mailherd.hosting.api import router as hosting_router
 
     api.add_router("", hosting_router)
+    api.add_router("", deliverability_router)
 
 
 _register_routers()
