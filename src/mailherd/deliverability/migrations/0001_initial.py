@@ -6,111 +6,234 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('hosting', '0001_initial'),
-        ('tenancy', '0002_organization_suspension_stage'),
+        ("hosting", "0001_initial"),
+        ("tenancy", "0002_organization_suspension_stage"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='SourceName',
+            name="SourceName",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('ip', models.GenericIPAddressField(unique=True)),
-                ('name', models.CharField(blank=True, help_text='Reverse DNS (PTR); empty: none', max_length=253)),
-                ('base_domain', models.CharField(blank=True, max_length=253)),
-                ('organization_name', models.CharField(blank=True, help_text='Who sends from it, where the reverse name tells', max_length=255)),
-                ('looked_up_at', models.DateTimeField(blank=True, null=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("ip", models.GenericIPAddressField(unique=True)),
+                (
+                    "name",
+                    models.CharField(
+                        blank=True, help_text="Reverse DNS (PTR); empty: none", max_length=253
+                    ),
+                ),
+                ("base_domain", models.CharField(blank=True, max_length=253)),
+                (
+                    "organization_name",
+                    models.CharField(
+                        blank=True,
+                        help_text="Who sends from it, where the reverse name tells",
+                        max_length=255,
+                    ),
+                ),
+                ("looked_up_at", models.DateTimeField(blank=True, null=True)),
             ],
         ),
         migrations.CreateModel(
-            name='Report',
+            name="Report",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('aggregate', 'DMARC aggregate'), ('tls', 'SMTP TLS')], max_length=10)),
-                ('reporter', models.CharField(help_text='The organization that sent the report', max_length=255)),
-                ('reporter_email', models.CharField(blank=True, max_length=320)),
-                ('report_id', models.CharField(max_length=255)),
-                ('begin', models.DateTimeField()),
-                ('end', models.DateTimeField()),
-                ('policy_published', models.JSONField(blank=True, default=dict)),
-                ('messages', models.PositiveBigIntegerField(default=0)),
-                ('failed', models.PositiveBigIntegerField(default=0)),
-                ('details', models.JSONField(blank=True, default=list)),
-                ('received_via', models.CharField(choices=[('api', 'API upload'), ('portal', 'Portal upload'), ('imap', 'Report mailbox')], max_length=10)),
-                ('size_bytes', models.PositiveIntegerField(default=0)),
-                ('received_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('domain', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='deliverability_reports', to='hosting.domain')),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='deliverability_reports', to='tenancy.organization')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("aggregate", "DMARC aggregate"), ("tls", "SMTP TLS")],
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "reporter",
+                    models.CharField(
+                        help_text="The organization that sent the report", max_length=255
+                    ),
+                ),
+                ("reporter_email", models.CharField(blank=True, max_length=320)),
+                ("report_id", models.CharField(max_length=255)),
+                ("begin", models.DateTimeField()),
+                ("end", models.DateTimeField()),
+                ("policy_published", models.JSONField(blank=True, default=dict)),
+                ("messages", models.PositiveBigIntegerField(default=0)),
+                ("failed", models.PositiveBigIntegerField(default=0)),
+                ("details", models.JSONField(blank=True, default=list)),
+                (
+                    "received_via",
+                    models.CharField(
+                        choices=[
+                            ("api", "API upload"),
+                            ("portal", "Portal upload"),
+                            ("imap", "Report mailbox"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("size_bytes", models.PositiveIntegerField(default=0)),
+                ("received_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "domain",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="deliverability_reports",
+                        to="hosting.domain",
+                    ),
+                ),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="deliverability_reports",
+                        to="tenancy.organization",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-begin', '-id'],
+                "ordering": ["-begin", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='ReportRecord',
+            name="ReportRecord",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('day', models.DateField()),
-                ('source_ip', models.GenericIPAddressField()),
-                ('messages', models.PositiveBigIntegerField()),
-                ('spf_aligned', models.BooleanField()),
-                ('dkim_aligned', models.BooleanField()),
-                ('dmarc_pass', models.BooleanField()),
-                ('disposition', models.CharField(blank=True, max_length=20)),
-                ('header_from', models.CharField(blank=True, max_length=253)),
-                ('envelope_from', models.CharField(blank=True, max_length=253)),
-                ('dkim_domains', models.CharField(blank=True, max_length=500)),
-                ('report', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='records', to='deliverability.report')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("day", models.DateField()),
+                ("source_ip", models.GenericIPAddressField()),
+                ("messages", models.PositiveBigIntegerField()),
+                ("spf_aligned", models.BooleanField()),
+                ("dkim_aligned", models.BooleanField()),
+                ("dmarc_pass", models.BooleanField()),
+                ("disposition", models.CharField(blank=True, max_length=20)),
+                ("header_from", models.CharField(blank=True, max_length=253)),
+                ("envelope_from", models.CharField(blank=True, max_length=253)),
+                ("dkim_domains", models.CharField(blank=True, max_length=500)),
+                (
+                    "report",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="records",
+                        to="deliverability.report",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='ReportRefusal',
+            name="ReportRefusal",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('filename', models.CharField(blank=True, max_length=255)),
-                ('code', models.CharField(max_length=40)),
-                ('reason', models.TextField()),
-                ('received_via', models.CharField(choices=[('api', 'API upload'), ('portal', 'Portal upload'), ('imap', 'Report mailbox')], max_length=10)),
-                ('size_bytes', models.PositiveIntegerField(default=0)),
-                ('received_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('domain', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='deliverability_refusals', to='hosting.domain')),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='deliverability_refusals', to='tenancy.organization')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("filename", models.CharField(blank=True, max_length=255)),
+                ("code", models.CharField(max_length=40)),
+                ("reason", models.TextField()),
+                (
+                    "received_via",
+                    models.CharField(
+                        choices=[
+                            ("api", "API upload"),
+                            ("portal", "Portal upload"),
+                            ("imap", "Report mailbox"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("size_bytes", models.PositiveIntegerField(default=0)),
+                ("received_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "domain",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="deliverability_refusals",
+                        to="hosting.domain",
+                    ),
+                ),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="deliverability_refusals",
+                        to="tenancy.organization",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-received_at', '-id'],
+                "ordering": ["-received_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='DailySource',
+            name="DailySource",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('day', models.DateField()),
-                ('source_ip', models.GenericIPAddressField()),
-                ('messages', models.PositiveBigIntegerField(default=0)),
-                ('spf_aligned', models.PositiveBigIntegerField(default=0)),
-                ('dkim_aligned', models.PositiveBigIntegerField(default=0)),
-                ('dmarc_pass', models.PositiveBigIntegerField(default=0)),
-                ('domain', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='dmarc_daily_sources', to='hosting.domain')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("day", models.DateField()),
+                ("source_ip", models.GenericIPAddressField()),
+                ("messages", models.PositiveBigIntegerField(default=0)),
+                ("spf_aligned", models.PositiveBigIntegerField(default=0)),
+                ("dkim_aligned", models.PositiveBigIntegerField(default=0)),
+                ("dmarc_pass", models.PositiveBigIntegerField(default=0)),
+                (
+                    "domain",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="dmarc_daily_sources",
+                        to="hosting.domain",
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['domain', 'day'], name='deliverabil_domain__26cc24_idx')],
-                'constraints': [models.UniqueConstraint(fields=('domain', 'day', 'source_ip'), name='daily_source_once')],
+                "indexes": [
+                    models.Index(fields=["domain", "day"], name="deliverabil_domain__26cc24_idx")
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("domain", "day", "source_ip"), name="daily_source_once"
+                    )
+                ],
             },
         ),
         migrations.AddIndex(
-            model_name='report',
-            index=models.Index(fields=['domain', 'kind', '-begin'], name='deliverabil_domain__8e48a7_idx'),
+            model_name="report",
+            index=models.Index(
+                fields=["domain", "kind", "-begin"], name="deliverabil_domain__8e48a7_idx"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='report',
-            constraint=models.UniqueConstraint(fields=('domain', 'kind', 'reporter', 'report_id'), name='report_once_per_domain'),
+            model_name="report",
+            constraint=models.UniqueConstraint(
+                fields=("domain", "kind", "reporter", "report_id"), name="report_once_per_domain"
+            ),
         ),
         migrations.AddIndex(
-            model_name='reportrefusal',
-            index=models.Index(fields=['organization', '-received_at'], name='deliverabil_organiz_f236dd_idx'),
+            model_name="reportrefusal",
+            index=models.Index(
+                fields=["organization", "-received_at"], name="deliverabil_organiz_f236dd_idx"
+            ),
         ),
     ]
