@@ -15,7 +15,6 @@ import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
-
 logger = logging.getLogger(__name__)
 
 ZIP_MAGIC = b"PK\x03\x04"
