@@ -14,6 +14,7 @@ from mailherd.core.env import (
     env_list,
     env_secret,
     env_str,
+    load_or_create_rsa_key,
     load_or_create_secret,
 )
 
@@ -54,6 +55,7 @@ INSTALLED_APPS = [
     "ninja",  # serves the API docs' Swagger UI from local static files, not a CDN
     "template_partials",
     "django_celery_beat",
+    "oauth2_provider",
     "mailherd.core",
     "mailherd.tenancy",
     "mailherd.plans",
@@ -63,6 +65,7 @@ INSTALLED_APPS = [
     "mailherd.billing",
     "mailherd.rules",
     "mailherd.deliverability",
+    "mailherd.webmail",
     "mailherd.notifications",
     "mailherd.portal",
     "mailherd.operator",
@@ -183,7 +186,10 @@ if CELERY_EMBEDDED_BROKER:
         "store_processed": False,
     }
     CELERY_RESULT_BACKEND = "file://" + str(VAR_DIR / "celery" / "results")
-    for _folder in (_queue_dir, *(VAR_DIR / "celery" / name for name in ("processed", "results", "control"))):
+    for _folder in (
+        _queue_dir,
+        *(VAR_DIR / "celery" / name for name in ("processed", "results", "control")),
+    ):
         _folder.mkdir(parents=True, exist_ok=True)
     # The file transport has no broadcast exchange for remote control.
     CELERY_WORKER_ENABLE_REMOTE_CONTROL = False
@@ -210,6 +216,44 @@ MAILHERD_API_RATE = env_str("MAILHERD_API_RATE", "3000/m")  # per API token
 # Customer-supplied URLs (webhooks) may not point at loopback/private/link-local addresses unless allowed:
 MAILHERD_ALLOW_PRIVATE_TARGETS = env_bool("MAILHERD_ALLOW_PRIVATE_TARGETS", False)
 MAILHERD_ALLOWED_TARGETS = env_list("MAILHERD_ALLOWED_TARGETS")  # CIDRs and host names
+
+# OpenID Connect / OAuth 2 provider (django-oauth-toolkit) under /o/. Generic on purpose: the
+# webmail SSO clients and any other OAuth client (e.g. MCP) share it; what is particular to
+# a client lives in its own app (webmail: mailbox binding, PKCE exemption).
+OAUTH2_PROVIDER = {
+    "OIDC_ENABLED": True,
+    # The signing key: MAILHERD_OIDC_RSA_KEY (PEM), else a 2048-bit key kept in var/ (0600).
+    "OIDC_RSA_PRIVATE_KEY": env_secret("MAILHERD_OIDC_RSA_KEY")
+    or load_or_create_rsa_key(VAR_DIR / "oidc_rsa_key.pem"),
+    "OAUTH2_VALIDATOR_CLASS": "mailherd.webmail.oidc.MailherdOAuth2Validator",
+    "SCOPES": {
+        "openid": "Sign you in",
+        "profile": "Your name",
+        "email": "Your email address",
+        "introspection": "Check tokens issued by this server",
+    },
+    "DEFAULT_SCOPES": ["openid"],
+    "AUTHORIZATION_CODE_EXPIRE_SECONDS": 60,
+    "ACCESS_TOKEN_EXPIRE_SECONDS": env_int("MAILHERD_OAUTH_ACCESS_TOKEN_SECONDS", 900, minimum=60),
+    "REFRESH_TOKEN_EXPIRE_SECONDS": env_int(
+        "MAILHERD_OAUTH_REFRESH_TOKEN_SECONDS", 30 * 86400, minimum=600
+    ),
+    "ROTATE_REFRESH_TOKEN": True,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    # Tokens are kept as SHA-256 checksums only (RFC 9700). DOT's own grace period needs the
+    # plaintext, so it is off and mailherd.webmail replays a rotation's answer for
+    # OAUTH_REFRESH_GRACE_SECONDS instead (encrypted, see webmail.models.RefreshReplay).
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
+    "REFRESH_TOKEN_GRACE_PERIOD_SECONDS": 0,
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["https", "http"],
+}
+# DOT's models, named explicitly because other apps' migrations point at them.
+OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
+OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL = "oauth2_provider.AccessToken"
+OAUTH2_PROVIDER_REFRESH_TOKEN_MODEL = "oauth2_provider.RefreshToken"
+OAUTH2_PROVIDER_ID_TOKEN_MODEL = "oauth2_provider.IDToken"
+OAUTH2_PROVIDER_GRANT_MODEL = "oauth2_provider.Grant"
+OAUTH_REFRESH_GRACE_SECONDS = env_int("MAILHERD_OAUTH_REFRESH_GRACE_SECONDS", 60, minimum=0)
 
 STRIPE_SECRET_KEY = env_secret("STRIPE_SECRET_KEY")
 STRIPE_PUBLISHABLE_KEY = env_str("STRIPE_PUBLISHABLE_KEY")

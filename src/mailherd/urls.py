@@ -7,6 +7,9 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("api/v1/", api.urls),
     path("mcp", include("mailherd.mcp.urls")),
+    # The OpenID provider; before the portal, whose organization pages are /o/<slug>/.
+    path("o/", include("mailherd.webmail.oidc_urls")),
+    path("", include("mailherd.webmail.urls")),
     path("", include("mailherd.billing.urls")),
     path("", include("mailherd.hosting.urls")),
     path("", include("mailherd.dns.urls")),

@@ -136,3 +136,24 @@ def load_or_create_secret(path: Path) -> str:
     with os.fdopen(fd, "w") as handle:
         handle.write(secret)
     return secret
+
+
+def load_or_create_rsa_key(path: Path) -> str:
+    """Return the PEM RSA private key kept in `path`, creating a 2048-bit one (mode 0600) on first start."""
+    if path.exists():
+        return path.read_text()
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process won the race
+        return path.read_text()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(pem)
+    return pem

@@ -92,6 +92,17 @@ class Mailbox(models.Model):
     quota_used_bytes = models.PositiveBigIntegerField(default=0)
     messages = models.PositiveIntegerField(default=0)
     usage_refreshed_at = models.DateTimeField(null=True, blank=True)
+    # The member who reads this mailbox (opens its webmail, manages its own settings).
+    user = models.ForeignKey(
+        "tenancy.User",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="assigned_mailboxes",
+    )
+    # Signs in through Mailherd (Mailcow authsource generic-oidc): no mailbox password,
+    # mail apps use app passwords.
+    sso = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -46,7 +46,11 @@ def _clean_organization_name(name: str) -> str:
 
 
 def _unique_slug(name: str) -> str:
+    from mailherd.webmail.oidc_urls import RESERVED_SLUGS
+
     base = slugify(name)[:50] or "org"
+    if base in RESERVED_SLUGS:  # /o/<slug>/ would be the OpenID provider's endpoint
+        base = f"{base}-org"
     slug, counter = base, 2
     while Organization.objects.filter(slug=slug).exists():
         slug = f"{base}-{counter}"
