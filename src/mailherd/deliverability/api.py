@@ -168,3 +168,16 @@ def dmarc_summary(request, name: str, days: int = Query(30, ge=1, le=366)):
     the DMARC policy can be tightened (`proposal`)."""
     domain = _domain(request, name)
     return Status(200, selectors.dmarc_summary(domain=domain, days=days).as_dict())
+
+
+@router.post(
+    "/domains/{name}/dmarc/proposal/apply",
+    response={200: StepOut, 404: ErrorOut, 409: ErrorOut},
+    summary="Take the DMARC step that the reports propose",
+)
+def dmarc_proposal_apply(request, name: str):
+    """Moves the policy one step (none → quarantine 25 % → quarantine → reject) when the
+    reports of the last 30 days support it; 409 `proposal_not_ready` with the reason otherwise."""
+    domain = _domain(request, name)
+    proposal = services.dmarc_proposal_apply(actor=request.actor, domain=domain)
+    return Status(200, {"policy": proposal.next_policy, "pct": proposal.next_pct})

@@ -10,3 +10,10 @@ class ReportRejected(MailherdError):
     def __init__(self, message: str, *, code: str = "report_invalid", **fields):
         super().__init__(message, **fields)
         self.code = code
+
+
+class ProposalNotReady(MailherdError):
+    """The reports do not (yet) support tightening the DMARC policy."""
+
+    code = "proposal_not_ready"
+    http_status = 409

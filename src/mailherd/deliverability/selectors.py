@@ -325,6 +325,13 @@ def _proposal(*, domain, summary: DmarcSummary) -> Proposal:
     )
 
 
+def tightening_blockers(*, domain) -> str:
+    """Why tightening DMARC now would hurt legitimate mail (the failing sources), or "" if nothing
+    in the reports says so. The dns app's schedule holds due stages on it."""
+    proposal = dmarc_summary(domain=domain).proposal
+    return proposal.message if proposal.failing_sources else ""
+
+
 def report_list(*, domain, limit: int = 20):
     return Report.objects.filter(domain=domain).order_by("-begin", "-id")[:limit]
 

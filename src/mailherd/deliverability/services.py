@@ -258,6 +258,22 @@ def _after_ingest(*, report_id: int) -> None:
         logger.exception("alerts for report %s failed", report_id)
 
 
+def dmarc_proposal_apply(*, actor: Actor, domain):
+    """Take the step the reports propose now (the same rule as the schedule): p=none → quarantine
+    25 % → 100 % → reject. Refused (409 proposal_not_ready) unless the reports support it."""
+    from mailherd.deliverability.errors import ProposalNotReady
+    from mailherd.deliverability.selectors import dmarc_summary
+    from mailherd.dns.services import dns_settings_update
+
+    proposal = dmarc_summary(domain=domain).proposal
+    if not proposal.ready:
+        raise ProposalNotReady(proposal.message)
+    dns_settings_update(
+        actor=actor, domain=domain, dmarc_policy=proposal.next_policy, dmarc_pct=proposal.next_pct
+    )
+    return proposal
+
+
 # --- Names of sending sources -----------------------------------------------------------
 
 

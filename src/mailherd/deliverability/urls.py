@@ -8,4 +8,5 @@ DOMAIN = "o/<slug:org_slug>/domains/<str:name>/deliverability/"
 urlpatterns = [
     path(DOMAIN, views.domain_page, name="domain"),
     path(DOMAIN + "upload/", views.report_upload, name="upload"),
+    path(DOMAIN + "proposal/apply/", views.proposal_apply, name="proposal_apply"),
 ]

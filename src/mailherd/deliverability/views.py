@@ -11,7 +11,7 @@ from mailherd.deliverability import charts, selectors, services
 from mailherd.deliverability.models import Report
 from mailherd.hosting.selectors import domain_get
 from mailherd.operator.selectors import feature_view
-from mailherd.portal.base import org_view, portal_context
+from mailherd.portal.base import org_view, portal_context, run_service
 from mailherd.tenancy.selectors import can_manage_hosting
 
 PERIODS = [7, 30, 90, 365]
@@ -105,3 +105,28 @@ def report_upload(request, name):
             f"{duplicates} report{'s were' if duplicates != 1 else ' was'} already here; counted once.",
         )
     return redirect(back)
+
+
+@org_view
+@feature_view("email_hosting")
+@require_POST
+def proposal_apply(request, name):
+    domain = _domain(request, name)
+    if not can_manage_hosting(request.membership):
+        raise Http404
+    proposal = run_service(
+        request, None, lambda: services.dmarc_proposal_apply(actor=request.actor, domain=domain)
+    )
+    if proposal is not None:
+        step = f"p={proposal.next_policy}" + (
+            f"; pct={proposal.next_pct}" if proposal.next_pct < 100 else ""
+        )
+        messages.success(
+            request, f"DMARC moves to {step}. Publish the new record shown on the DNS page."
+        )
+    return redirect(
+        reverse(
+            "deliverability:domain",
+            kwargs={"org_slug": request.organization.slug, "name": domain.name},
+        )
+    )

@@ -79,6 +79,9 @@ class DmarcStage(models.Model):
     pct = models.PositiveSmallIntegerField(default=100)
     starts_at = models.DateTimeField()
     applied_at = models.DateTimeField(null=True, blank=True)
+    # Due but held back: the DMARC reports show senders that would fail (see deliverability).
+    held_at = models.DateTimeField(null=True, blank=True)
+    held_reason = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

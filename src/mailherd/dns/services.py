@@ -13,6 +13,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from mailherd.core.actors import Actor
@@ -341,15 +342,45 @@ def dmarc_schedule_set(*, actor: Actor, domain, stages: list[StagePlan]) -> list
 
 
 def dmarc_stages_apply(*, now=None) -> int:
-    """Apply every due DMARC stage (one transaction each); tell the organization. Return how many."""
+    """Apply every due DMARC stage (one transaction each); tell the organization. Return how many.
+
+    A due stage is held (and the organization told once) while the domain's DMARC reports show
+    senders with real volume that would fail; it applies by itself once they pass.
+    """
     now = now or timezone.now()
     applied = 0
     for stage_id in DmarcStage.objects.filter(
         applied_at__isnull=True, starts_at__lte=now
     ).values_list("pk", flat=True):
+        if _dmarc_stage_hold(stage_id=stage_id, now=now):
+            continue
         if _dmarc_stage_apply_one(stage_id=stage_id, now=now):
             applied += 1
     return applied
+
+
+def _dmarc_stage_hold(*, stage_id: int, now) -> bool:
+    """Hold the stage if the reports say it would hurt legitimate mail; True when held."""
+    from mailherd.deliverability.selectors import tightening_blockers
+
+    stage = DmarcStage.objects.select_related("domain").filter(pk=stage_id).first()
+    if stage is None:
+        return False
+    reason = tightening_blockers(domain=stage.domain)
+    if not reason:
+        return False
+    first_time = stage.held_at is None
+    DmarcStage.objects.filter(pk=stage_id).update(held_at=stage.held_at or now, held_reason=reason)
+    if first_time:
+        audit_record(
+            actor=Actor.system(),
+            action="dns.dmarc_stage_hold",
+            organization=stage.domain.organization,
+            obj=stage.domain,
+            data={"policy": stage.policy, "pct": stage.pct, "reason": reason},
+        )
+        _dmarc_stage_notify(domain_id=stage.domain_id, held_reason=reason, stage=stage)
+    return True
 
 
 @transaction.atomic
@@ -363,9 +394,15 @@ def _dmarc_stage_apply_one(*, stage_id: int, now) -> bool:
         return False
     domain = stage.domain
     dns_settings = _settings_for_update(domain)
+    order = {"none": 0, "quarantine": 1, "reject": 2}
+    current = (order[dns_settings.dmarc_policy], dns_settings.dmarc_pct)
+    stage.applied_at = now
+    if (order[stage.policy], stage.pct) <= current:
+        # Already this strict (the customer took the step early): never loosen, just close it.
+        stage.save(update_fields=["applied_at"])
+        return False
     dns_settings.dmarc_policy, dns_settings.dmarc_pct = stage.policy, stage.pct
     dns_settings.save(update_fields=["dmarc_policy", "dmarc_pct", "updated_at"])
-    stage.applied_at = now
     stage.save(update_fields=["applied_at"])
     audit_record(
         actor=Actor.system(),
@@ -378,25 +415,32 @@ def _dmarc_stage_apply_one(*, stage_id: int, now) -> bool:
     return True
 
 
-def _dmarc_stage_notify(*, domain_id: int) -> None:
+def _dmarc_stage_notify(*, domain_id: int, held_reason: str = "", stage=None) -> None:
     from mailherd.hosting.models import Domain
     from mailherd.notifications.services import email_send
     from mailherd.tenancy.models import Membership, Role
 
     domain = Domain.objects.select_related("organization", "mail_server").get(pk=domain_id)
-    record = next(r for r in domain_records(domain) if r.key == "dmarc")
+    record = next((r for r in domain_records(domain) if r.key == "dmarc"), None)
     context = {
         "domain": domain,
         "organization": domain.organization,
         "record": record,
         "records_url": settings.SITE_URL + _records_path(domain.organization, domain),
+        "held_reason": held_reason,
+        "stage": stage,
+        "senders_url": settings.SITE_URL
+        + reverse(
+            "deliverability:domain",
+            kwargs={"org_slug": domain.organization.slug, "name": domain.name},
+        ),
     }
     for membership in Membership.objects.filter(
         organization=domain.organization, role__in=(Role.OWNER, Role.ADMIN)
     ):
         email_send(
             to=membership.user.email,
-            template="dns_dmarc_stage",
+            template="dns_dmarc_stage_held" if held_reason else "dns_dmarc_stage",
             context=context,
             organization=domain.organization,
         )

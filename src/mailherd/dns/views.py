@@ -65,6 +65,13 @@ def _records_context(request, domain, **extra) -> dict:
     )
 
 
+def _dmarc_proposal(domain):
+    """What the DMARC reports say about tightening (deliverability), for the schedule card."""
+    from mailherd.deliverability.selectors import dmarc_summary
+
+    return dmarc_summary(domain=domain).proposal
+
+
 @org_view
 @require_GET
 def records_page(request, name):
@@ -80,6 +87,7 @@ def records_page(request, name):
         dns_settings=dns_settings,
         dmarc_rua=dns_settings.dmarc_rua_address(domain),
         stages=list(selectors.dmarc_stage_list(domain=domain)),
+        dmarc_proposal=_dmarc_proposal(domain),
         accounts=list(selectors.provider_account_list(organization=request.organization)),
         policy_choices=DmarcPolicyChoice.choices,
         mta_sts_choices=DnsSettings.MtaSts.choices,
