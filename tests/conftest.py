@@ -30,6 +30,18 @@ def make_org(owner: User, name: str, plan: str = "starter") -> Organization:
     return organization_create(actor=Actor.for_user(owner), name=name, owner=owner, plan_slug=plan)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _cheap_bcrypt():
+    """bcrypt at cost 4 in tests (cost 10 takes ~0.1-0.3 s a hash); tests/hosting/test_passwords.py checks 10."""
+    import os
+
+    from django.conf import settings
+
+    os.environ["MAILHERD_BCRYPT_COST"] = "4"  # for the processes tests start
+    settings.MAILHERD_BCRYPT_COST = 4
+    yield
+
+
 @pytest.fixture(autouse=True)
 def _fresh_cache():
     """Cached rows (branding, feature switches) must not outlive the test that wrote them."""

@@ -216,6 +216,8 @@ MAILHERD_API_RATE = env_str("MAILHERD_API_RATE", "3000/m")  # per API token
 # Customer-supplied URLs (webhooks) may not point at loopback/private/link-local addresses unless allowed:
 MAILHERD_ALLOW_PRIVATE_TARGETS = env_bool("MAILHERD_ALLOW_PRIVATE_TARGETS", False)
 MAILHERD_ALLOWED_TARGETS = env_list("MAILHERD_ALLOWED_TARGETS")  # CIDRs and host names
+# bcrypt cost of mailbox passwords ({BLF-CRYPT}); 10 is Mailcow's default. Tests lower it.
+MAILHERD_BCRYPT_COST = env_int("MAILHERD_BCRYPT_COST", 10, minimum=4)
 
 # OpenID Connect / OAuth 2 provider (django-oauth-toolkit) under /o/. Generic on purpose: the
 # webmail SSO clients and any other OAuth client (e.g. MCP) share it; what is particular to

@@ -168,7 +168,7 @@ def test_drift_is_repaired_or_reported(tenants, mail_server, sim):
     services.mailbox_create(
         actor=SYSTEM, organization=tenants.acme, address="kept@acme.test", quota_mb=100
     )
-    services.mailbox_create(
+    _gone, gone_password = services.mailbox_create(
         actor=SYSTEM, organization=tenants.acme, address="gone@acme.test", quota_mb=100
     )
     services.alias_create(
@@ -195,8 +195,9 @@ def test_drift_is_repaired_or_reported(tenants, mail_server, sim):
     kept = mailcow.get_mailbox("kept@acme.test")
     assert kept.quota_bytes == 100 * 1024 * 1024 and int(kept.active) == 1
     assert mailcow.get_alias("al@acme.test").goto == ("kept@acme.test",)
-    # the deleted mailbox cannot be recreated without a password: it is parked and shown
-    assert Mailbox.objects.get(address="gone@acme.test").sync_status == "error"
+    # the deleted mailbox is re-created with its stored hash: the user's password still logs in
+    assert Mailbox.objects.get(address="gone@acme.test").sync_status == "active"
+    assert sim.login("gone@acme.test", gone_password)
 
 
 @pytest.mark.django_db
@@ -242,15 +243,15 @@ def test_the_operator_can_retry_or_discard_parked_rows(tenants, mail_server, sim
     outbox_drain()
     assert Mailbox.objects.get(address="x@acme.test").sync_status == "active"
     op.refresh_from_db()
-    assert op.status == "done" and op.secret == ""  # wiped once applied
-    # a row that cannot be applied can be discarded, and its secret goes with it
+    assert op.status == "done"
+    # a row that cannot be applied can be discarded
     client_for(mail_server).add_alias("z@acme.test", ["y@acme.test"])
     services.mailbox_create(actor=SYSTEM, organization=tenants.acme, address="z@acme.test", password="Strong-pass-123", quota_mb=10)
     outbox_drain()
     parked = ProvisioningOp.objects.get(object_key="mailbox:z@acme.test", status="failed")
     client.post("/operator/hosting/provisioningop/", {"action": "discard", "_selected_action": [parked.pk]})
     parked.refresh_from_db()
-    assert parked.status == "done" and parked.secret == ""
+    assert parked.status == "done"
     assert parked.last_error.startswith("discarded by ops@operator.test")
 
 

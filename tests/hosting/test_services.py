@@ -4,7 +4,7 @@ from mailherd.core.actors import Actor
 from mailherd.core.errors import InvalidAddress, NotFound, PermissionDenied, ValidationFailed
 from mailherd.hosting import services
 from mailherd.hosting.errors import AddressInUse, DomainNotVerified, DomainTaken, PlanLimitExceeded
-from mailherd.hosting.models import Alias, Domain, Mailbox, ProvisioningOp
+from mailherd.hosting.models import Alias, Domain, Mailbox
 from mailherd.hosting.provisioning import outbox_drain
 from mailherd.mailcow.services import client_for
 from tests.hosting.conftest import verified_domain
@@ -114,7 +114,7 @@ def test_weak_passwords_are_refused_and_generated_ones_are_strong(tenants, mail_
     assert len(password) >= 20
 
 
-def test_the_password_waits_encrypted_and_is_wiped_once_applied(tenants, mail_server):
+def test_only_a_bcrypt_hash_of_the_password_is_kept_and_sent(tenants, mail_server, sim):
     from django.db import connection
 
     verified_domain(tenants.acme, "acme.test")
@@ -125,15 +125,17 @@ def test_the_password_waits_encrypted_and_is_wiped_once_applied(tenants, mail_se
         password="Sup3r-secret-pass",
         quota_mb=10,
     )
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT secret FROM hosting_provisioningop WHERE object_key = %s",
-            ["mailbox:a@acme.test"],
-        )
-        stored = cursor.fetchone()[0]
-    assert stored and "Sup3r-secret-pass" not in stored
+    with connection.cursor() as cursor:  # nothing anywhere holds the plaintext, even while pending
+        for table in ("hosting_provisioningop", "hosting_mailbox", "core_auditevent"):
+            cursor.execute(f"SELECT * FROM {table}")
+            assert "Sup3r-secret-pass" not in repr(cursor.fetchall())
+    stored = Mailbox.objects.get(address="a@acme.test").password_hash
+    assert stored.startswith("{BLF-CRYPT}$2y$")
     outbox_drain()
-    assert ProvisioningOp.objects.get(object_key="mailbox:a@acme.test").secret == ""
+    [sent] = [e["body"] for e in sim.request_log() if (e["action"], e["category"]) == ("add", "mailbox")]
+    assert sent["password"] == sent["password2"] == stored  # the hash, never the password
+    assert sim.login("a@acme.test", "Sup3r-secret-pass")
+    assert not sim.login("a@acme.test", "Sup3r-secret-pasS")
 
 
 def test_an_address_is_never_both_a_mailbox_and_an_alias(tenants, mail_server):

@@ -61,15 +61,24 @@ class DomainOut(Schema):
     last_error: str
 
 
+PASSWORD_HASH_HELP = (
+    "Instead of `password`: the user's existing password hash in a scheme Dovecot accepts, with its prefix "
+    "({BLF-CRYPT}, {SHA512-CRYPT}, {SHA256-CRYPT}, {ARGON2ID}, {ARGON2I}, {SSHA512}, {SSHA256}, ...), "
+    "so users moving in keep their passwords"
+)
+
+
 class MailboxIn(Schema):
     address: str
-    password: str | None = None
+    password: str | None = Field(None, description="Omit (with password_hash) to have one generated")
+    password_hash: str | None = Field(None, description=PASSWORD_HASH_HELP)
     quota_mb: int | None = None
     name: str = ""
 
 
 class MailboxPatch(Schema):
     password: str | None = None
+    password_hash: str | None = Field(None, description=PASSWORD_HASH_HELP)
     quota_mb: int | None = None
     name: str | None = None
     active: bool | None = None
@@ -264,6 +273,7 @@ def mailboxes_create(request, body: MailboxIn):
         organization=request.organization,
         address=body.address,
         password=body.password,
+        password_hash=body.password_hash,
         quota_mb=body.quota_mb,
         name=body.name,
     )
@@ -271,7 +281,7 @@ def mailboxes_create(request, body: MailboxIn):
         201,
         {
             **mailbox_out(mailbox, request.organization),
-            "password": None if body.password else password,
+            "password": None if (body.password or body.password_hash) else password,
         },
     )
 
@@ -284,7 +294,8 @@ def mailboxes_create_bulk(request, body: MailboxBulkIn):
     outcomes = mailbox_create_many(
         actor=request.actor,
         organization=request.organization,
-        requests=[MailboxRequest(address=m.address, password=m.password, quota_mb=m.quota_mb, name=m.name)
+        requests=[MailboxRequest(address=m.address, password=m.password, quota_mb=m.quota_mb, name=m.name,
+                                 password_hash=m.password_hash)
                   for m in body.mailboxes],
     )
     results = []
@@ -319,6 +330,7 @@ def mailboxes_update(request, address: str, body: MailboxPatch):
         organization=request.organization,
         address=address,
         password=body.password,
+        password_hash=body.password_hash,
         quota_mb=body.quota_mb,
         name=body.name,
         enabled=body.active,

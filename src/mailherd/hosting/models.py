@@ -1,8 +1,6 @@
 from django.db import models
 from django.db.models import Q
 
-from mailherd.core.crypto import EncryptedTextField
-
 
 class SyncStatus(models.TextChoices):
     """Where an object stands with its Mailcow server."""
@@ -89,6 +87,9 @@ class Mailbox(models.Model):
         max_length=20, choices=SyncStatus.choices, default=SyncStatus.PENDING
     )
     last_error = models.TextField(blank=True)
+    # The password as Dovecot checks it ({BLF-CRYPT} bcrypt, or a hash given when moving in);
+    # never the plaintext. Sent as is to Mailcow, so the mailbox can be re-created with it.
+    password_hash = models.CharField(max_length=512, blank=True)
     quota_used_bytes = models.PositiveBigIntegerField(default=0)
     messages = models.PositiveIntegerField(default=0)
     usage_refreshed_at = models.DateTimeField(null=True, blank=True)
@@ -189,8 +190,6 @@ class ProvisioningOp(models.Model):
     object_key = models.CharField(max_length=400, help_text='e.g. "mailbox:alice@acme.test"')
     kind = models.CharField(max_length=30, choices=Kind.choices)
     payload = models.JSONField(default=dict)
-    # A new mailbox password, encrypted, wiped once applied.
-    secret = EncryptedTextField(blank=True, default="")
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(db_index=True)

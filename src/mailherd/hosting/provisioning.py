@@ -155,7 +155,7 @@ def outbox_process_batch(limit: int = BATCH_SIZE) -> int:
     done = [op for op in ops if _apply(op, servers) == "done"]
     if done:
         ProvisioningOp.objects.filter(pk__in=[op.pk for op in done]).update(
-            status=ProvisioningOp.Status.DONE, applied_at=timezone.now(), last_error="", secret=""
+            status=ProvisioningOp.Status.DONE, applied_at=timezone.now(), last_error=""
         )
         _mark_applied(done)
     return len(ops)
@@ -216,8 +216,6 @@ def _retry_later(op: ProvisioningOp, error: str) -> None:
 def _park(op: ProvisioningOp, error: str) -> None:
     logger.warning("outbox %s %s: refused: %s", op.kind, op.object_key, error)
     with transaction.atomic():
-# The secret stays (encrypted) so an operator's retry can still apply it;
-        # it is wiped when the row is applied or discarded.
         ProvisioningOp.objects.filter(pk=op.pk).update(status=ProvisioningOp.Status.FAILED, last_error=error[:2000])
         _mark_object(op, SyncStatus.ERROR, error)
 
@@ -399,7 +397,10 @@ def _sync_mailbox(op, client, server) -> None:
         "name": mailcow_display_name(mailbox),
         "active": _desired_active(mailbox),
     }
-    password = op.secret or None
+    # Only the hash is ever sent (Mailcow stores a {SCHEME} value as it is); an update sends it
+    # when the password changed, a create always (when known).
+    stored_hash = mailbox.password_hash or None
+    password = stored_hash if (op.kind == ProvisioningOp.Kind.MAILBOX_CREATE or op.payload.get("password_changed")) else None
 
     def create():
         # The common case is one call; "already exists" means an earlier attempt got through.
@@ -412,11 +413,12 @@ def _sync_mailbox(op, client, server) -> None:
         try:
             client.edit_mailbox(address, password=password, **desired)
         except MailcowNotFound:
-            if password is None:
+            # Missing on the server (a restore, a manual delete): re-create it with the user's password.
+            if stored_hash is None:
                 raise Permanent(
                     "The mailbox is missing on the server and no password is known: set a new password."
                 )
-            client.add_mailbox(address, password=password, **desired)
+            client.add_mailbox(address, password=stored_hash, **desired)
 
     creating = op.kind == ProvisioningOp.Kind.MAILBOX_CREATE and password is not None
     _with_domain_limits_refreshed(op, client, server, create if creating else update)

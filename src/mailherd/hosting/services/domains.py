@@ -141,7 +141,6 @@ def domain_delete(
         ).exclude(object_key=domain_key(domain.name)).update(
             status=ProvisioningOp.Status.DONE,
             last_error="superseded by the domain's removal",
-            secret="",
         )
         enqueue(
             kind=ProvisioningOp.Kind.DOMAIN_DELETE,

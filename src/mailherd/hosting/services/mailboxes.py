@@ -11,6 +11,7 @@ from mailherd.core.errors import MailherdError, NotFound, ValidationFailed
 from mailherd.core.models import AuditEvent
 from mailherd.hosting.errors import AddressInUse, DomainNotVerified
 from mailherd.hosting.models import Alias, Domain, Mailbox, ProvisioningOp, SyncStatus
+from mailherd.hosting.passwords import InvalidPasswordHash, clean_password_hash, hash_many
 from mailherd.hosting.selectors import address_in_use
 from mailherd.hosting.services.limits import (
     check_limit,
@@ -86,6 +87,7 @@ class MailboxRequest:
     password: str | None = None
     quota_mb: object = None
     name: str = ""
+    password_hash: str | None = None  # a {SCHEME} hash instead of a password (moving in)
 
 
 @dataclass
@@ -94,13 +96,58 @@ class MailboxOutcome:
     mailbox: Mailbox | None = None
     password: str = ""  # generated passwords only, to show once
     error: MailherdError | None = None
-    secret: str = field(default="", repr=False)  # the password, until it is in the outbox
+    password_hash: str = field(default="", repr=False)
+
+
+def _clean_hash(value: str) -> str:
+    try:
+        return clean_password_hash(value)
+    except InvalidPasswordHash as exc:
+        raise ValidationFailed(str(exc), field="password_hash")
+
+
+def _credentials(request: MailboxRequest, *, address: str) -> tuple[str, str]:
+    """(plaintext to hash or "", hash given) after the policy checks; a generated password is set on the request."""
+    if request.password and request.password_hash:
+        raise ValidationFailed("Give either a password or a password_hash, not both.", field="password_hash")
+    if request.password_hash:
+        return "", _clean_hash(request.password_hash)
+    password = request.password or generate_password()
+    check_password_policy(password, address=address)
+    return password, ""
+
+
+def hash_requests(requests: list[MailboxRequest], *, raise_errors: bool = False) -> list[MailboxOutcome]:
+    """Check every request's password and hash it, in parallel and outside any lock.
+
+    bcrypt is the expensive part of a create (tens of ms per password), so it
+    runs before the organization lock is taken; a refused item gets its error
+    here and is skipped later.
+    """
+    outcomes, plaintexts = [], []
+    for request in requests:
+        outcome = MailboxOutcome(request=request)
+        try:
+            local, domain_name = split_address(request.address)
+            plaintext, given_hash = _credentials(request, address=f"{local}@{domain_name}")
+        except MailherdError as error:
+            if raise_errors:
+                raise
+            outcome.error = error
+        else:
+            outcome.password_hash = given_hash
+            if plaintext:
+                outcome.password = "" if request.password else plaintext
+                plaintexts.append((outcome, plaintext))
+        outcomes.append(outcome)
+    for (outcome, _plaintext), hashed in zip(plaintexts, hash_many([p for _o, p in plaintexts]), strict=True):
+        outcome.password_hash = hashed
+    return outcomes
 
 
 MAX_BATCH = 500
 
 
-@transaction.atomic
 def mailbox_create(
     *,
     actor: Actor,
@@ -109,56 +156,63 @@ def mailbox_create(
     password: str | None = None,
     quota_mb=None,
     name: str = "",
+    password_hash: str | None = None,
 ) -> tuple[Mailbox, str]:
-    """Create a mailbox; return it with its password (generated if none was given, shown once)."""
-    request = MailboxRequest(address=address, password=password, quota_mb=quota_mb, name=name)
+    """Create a mailbox; return it with its password (generated if neither a password nor a hash was given, shown once)."""
+    request = MailboxRequest(
+        address=address, password=password, quota_mb=quota_mb, name=name, password_hash=password_hash
+    )
     [outcome] = mailbox_create_many(actor=actor, organization=organization, requests=[request], raise_errors=True)
     return outcome.mailbox, outcome.password or password
 
 
-@transaction.atomic
 def mailbox_create_many(
     *, actor: Actor, organization, requests: list[MailboxRequest], raise_errors: bool = False
 ) -> list[MailboxOutcome]:
     """Create many mailboxes under one organization lock; each is refused or created on its own.
 
-    Every item is checked by the same rules (address, domain, password, plan
-    limits against the usage the earlier items left, address not taken), then
-    all accepted items are written with three statements. A refused item
+    Passwords are checked and hashed first, in parallel and without the lock.
+    Then, under the lock, every item is checked by the same rules (domain,
+    plan limits against the usage the earlier items left, address not taken)
+    and all accepted items are written with three statements. A refused item
     leaves no trace and does not stop the others (with `raise_errors`, the
     first refusal is raised instead).
     """
     if len(requests) > MAX_BATCH:
         raise ValidationFailed(f"Send at most {MAX_BATCH} mailboxes at once.", field="mailboxes")
+    outcomes = hash_requests(requests, raise_errors=raise_errors)
+    with transaction.atomic():
+        _create_locked(actor, organization, [o for o in outcomes if o.error is None], raise_errors=raise_errors)
+    return outcomes
+
+
+def _create_locked(actor: Actor, organization, outcomes: list[MailboxOutcome], *, raise_errors: bool) -> None:
+    """The part under the organization lock: the limit checks and the inserts."""
     organization = writable_organization_lock(organization_id=organization.pk)
     counts = organization_usage_counts(organization=organization, names=("mailboxes", "storage_mb"))
-    taken = _taken_addresses(requests)
+    taken = _taken_addresses([o.request for o in outcomes])
     domains: dict = {}
-    outcomes = []
-    for request in requests:
+    for outcome in outcomes:
         try:
-            outcome = _prepare(organization, request, domains=domains, counts=counts, taken=taken)
+            outcome.mailbox = _prepare(organization, outcome, domains=domains, counts=counts, taken=taken)
         except MailherdError as error:
             if raise_errors:
                 raise
-            outcome = MailboxOutcome(request=request, error=error)
-        outcomes.append(outcome)
+            outcome.error, outcome.password = error, ""
     accepted = [o for o in outcomes if o.error is None]
     if accepted:
         Mailbox.objects.bulk_create([o.mailbox for o in accepted])
         enqueue_many([
             outbox_row(kind=ProvisioningOp.Kind.MAILBOX_CREATE, object_key=mailbox_key(o.mailbox.address),
-                       organization=organization, domain_name=o.mailbox.domain.name, secret=o.secret)
+                       organization=organization, domain_name=o.mailbox.domain.name)
             for o in accepted
         ])
         AuditEvent.objects.bulk_create([
             audit_event(actor=actor, action="mailbox.create", organization=organization, obj=o.mailbox,
-                        data={"quota_mb": o.mailbox.quota_mb, "generated_password": bool(o.password)})
+                        data={"quota_mb": o.mailbox.quota_mb, "generated_password": bool(o.password),
+                              "password_hash_given": bool(o.request.password_hash)})
             for o in accepted
         ])
-    for outcome in accepted:
-        outcome.secret = ""
-    return outcomes
 
 
 def _taken_addresses(requests: list[MailboxRequest]) -> set[str]:
@@ -169,15 +223,13 @@ def _taken_addresses(requests: list[MailboxRequest]) -> set[str]:
     )
 
 
-def _prepare(organization, request: MailboxRequest, *, domains: dict, counts: dict, taken: set) -> MailboxOutcome:
+def _prepare(organization, outcome: MailboxOutcome, *, domains: dict, counts: dict, taken: set) -> Mailbox:
     """Check one request against every rule and build its (unsaved) mailbox; count it as used."""
+    request = outcome.request
     local, domain_name = split_address(request.address)
     address = f"{local}@{domain_name}"
     quota = _clean_quota(request.quota_mb) if request.quota_mb not in (None, "") else None
     name = _clean_name(request.name)
-    generated = not request.password
-    password = request.password or generate_password()
-    check_password_policy(password, address=address)
     if domain_name not in domains:
         domains[domain_name] = _usable_domain(organization, domain_name)
     domain = domains[domain_name]
@@ -192,10 +244,10 @@ def _prepare(organization, request: MailboxRequest, *, domains: dict, counts: di
     taken.add(address)
     counts["mailboxes"] += 1
     counts["storage_mb"] += quota
-    mailbox = Mailbox(
-        organization=organization, domain=domain, local_part=local, address=address, name=name, quota_mb=quota
+    return Mailbox(
+        organization=organization, domain=domain, local_part=local, address=address, name=name, quota_mb=quota,
+        password_hash=outcome.password_hash,
     )
-    return MailboxOutcome(request=request, mailbox=mailbox, password=password if generated else "", secret=password)
 
 
 def _locked_mailbox(organization, address: str):
@@ -206,7 +258,6 @@ def _locked_mailbox(organization, address: str):
     return organization, mailbox
 
 
-@transaction.atomic
 def mailbox_update(
     *,
     actor: Actor,
@@ -216,8 +267,23 @@ def mailbox_update(
     quota_mb=None,
     name: str | None = None,
     enabled: bool | None = None,
+    password_hash: str | None = None,
 ) -> Mailbox:
-    """Change any of password, quota (within the plan's storage), display name, enabled."""
+    """Change any of password (or its hash), quota (within the plan's storage), display name, enabled."""
+    new_hash = ""
+    if password or password_hash:
+        # Hashed before any lock is taken (see hash_requests).
+        [outcome] = hash_requests(
+            [MailboxRequest(address=address, password=password or None, password_hash=password_hash or None)],
+            raise_errors=True,
+        )
+        new_hash = outcome.password_hash
+    return _mailbox_update_locked(actor=actor, organization=organization, address=address, new_hash=new_hash,
+                                  quota_mb=quota_mb, name=name, enabled=enabled)
+
+
+@transaction.atomic
+def _mailbox_update_locked(*, actor, organization, address, new_hash, quota_mb, name, enabled) -> Mailbox:
     organization, mailbox = _locked_mailbox(organization, address)
     changes: dict = {}
     if quota_mb is not None:
@@ -235,12 +301,12 @@ def mailbox_update(
         changes["name"] = _clean_name(name)
     if enabled is not None and bool(enabled) != mailbox.enabled:
         changes["enabled"] = bool(enabled)
-    if password:
-        check_password_policy(password, address=mailbox.address)
-    if not changes and not password:
+    if not changes and not new_hash:
         return mailbox
     for attribute, value in changes.items():
         setattr(mailbox, attribute, value)
+    if new_hash:
+        mailbox.password_hash = new_hash
     mailbox.sync_status = SyncStatus.PENDING
     mailbox.save()
     enqueue(
@@ -248,14 +314,14 @@ def mailbox_update(
         object_key=mailbox_key(mailbox.address),
         organization=organization,
         domain_name=mailbox.domain.name,
-        secret=password or "",
+        payload={"password_changed": True} if new_hash else None,
     )
     audit_record(
         actor=actor,
         action="mailbox.update",
         organization=organization,
         obj=mailbox,
-        data={**changes, "password_changed": bool(password)},
+        data={**changes, "password_changed": bool(new_hash)},
     )
     return mailbox
 

@@ -18,11 +18,9 @@ def domain_key(name: str) -> str:
     return f"domain:{name}"
 
 
-def enqueue(
-    *, kind: str, object_key: str, organization, domain_name: str, payload=None, secret: str = ""
-) -> ProvisioningOp:
+def enqueue(*, kind: str, object_key: str, organization, domain_name: str, payload=None) -> ProvisioningOp:
     op = outbox_row(kind=kind, object_key=object_key, organization=organization,
-                    domain_name=domain_name, payload=payload, secret=secret)
+                    domain_name=domain_name, payload=payload)
     op.save()
     _kick_after_commit()
     return op
@@ -34,15 +32,12 @@ def enqueue_many(rows: list[ProvisioningOp]) -> None:
     _kick_after_commit()
 
 
-def outbox_row(
-    *, kind: str, object_key: str, organization, domain_name: str, payload=None, secret: str = ""
-) -> ProvisioningOp:
+def outbox_row(*, kind: str, object_key: str, organization, domain_name: str, payload=None) -> ProvisioningOp:
     return ProvisioningOp(
         organization=organization,
         kind=kind,
         object_key=object_key,
         payload={"domain": domain_name, **(payload or {})},
-        secret=secret,
         next_attempt_at=timezone.now(),
     )
 
@@ -88,9 +83,9 @@ def outbox_discard(*, actor, op_ids) -> int:
     with transaction.atomic():
         ops = list(ProvisioningOp.objects.select_for_update().filter(pk__in=op_ids, status=ProvisioningOp.Status.FAILED))
         for op in ops:
-            op.status, op.secret = ProvisioningOp.Status.DONE, ""
+            op.status = ProvisioningOp.Status.DONE
             op.last_error = f"discarded by {actor.label}: {op.last_error}"[:2000]
-            op.save(update_fields=["status", "secret", "last_error"])
+            op.save(update_fields=["status", "last_error"])
             audit_record(actor=actor, action="outbox.discard", organization=op.organization, obj=op)
     return len(ops)
 

@@ -16,6 +16,9 @@ Routes (JSON in, JSON out; no authentication, the server binds 127.0.0.1):
 - ``POST /_sim/keys``             ``{"key", "access": "rw"|"ro", "active", "allow_from": [...]}``
 - ``POST /_sim/quarantine``       ``{"rcpt", "sender", "subject", "score", "virus"}`` -> ``{"id"}``
 - ``GET  /_sim/state``            a summary of domains, mailboxes, aliases, DKIM
+- ``POST /_sim/login``            ``{"username", "password"}`` -> ``{"ok", "reason"}``: would Dovecot let
+  this IMAP login in? (mailbox and domain active, password checked against the stored
+  ``{SCHEME}`` value as Dovecot checks it: BLF-CRYPT, SHA512-CRYPT, ARGON2ID, SSHA256...)
 
 Fault modes (``scope``: ``all``, ``read`` (get) or ``write`` (add/edit/delete);
 ``count``: how many requests it affects, null = until cleared):
@@ -210,7 +213,26 @@ def control_routes(state: SimState, control: SimControl, keys: KeyRing) -> list[
             }
         return JSONResponse(data)
 
+    async def login(request: Request) -> Response:
+        from mailherd.hosting.passwords import verify_password
+
+        data = await body(request)
+        username, password = str(data.get("username", "")).lower(), str(data.get("password", ""))
+        with state.lock:
+            mailbox = state.mailboxes.get(username)
+            domain = state.domains.get(mailbox.domain) if mailbox else None
+            stored = mailbox.password if mailbox else ""
+            active = bool(
+                mailbox and mailbox.active == 1 and domain is not None and domain.active == 1
+            )
+        if mailbox is None:
+            return JSONResponse({"ok": False, "reason": "unknown user"})
+        if not verify_password(password, stored):
+            return JSONResponse({"ok": False, "reason": "wrong password"})
+        return JSONResponse({"ok": active, "reason": "" if active else "inactive"})
+
     return [
+        Route("/_sim/login", login, methods=["POST"]),
         Route("/_sim/reset", reset, methods=["POST"]),
         Route("/_sim/requests", requests, methods=["GET", "DELETE"]),
         Route("/_sim/latency", latency, methods=["POST"]),

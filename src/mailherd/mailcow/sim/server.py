@@ -279,6 +279,12 @@ class SimulatorHandle:
         """Quarantine a message for ``rcpt``; return its id."""
         return int(self._call("POST", "/_sim/quarantine", {"rcpt": rcpt, **fields})["id"])
 
+    def login(self, username: str, password: str) -> bool:
+        """Would Dovecot accept this IMAP login (password checked against the stored hash)?"""
+        return bool(
+            self._call("POST", "/_sim/login", {"username": username, "password": password})["ok"]
+        )
+
     def summary(self) -> dict[str, Any]:
         """Return domains, mailboxes, aliases, DKIM domains and released items."""
         return self._call("GET", "/_sim/state")
