@@ -33,7 +33,7 @@ def hash_pending_secrets(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("hosting", "0001_initial"),
+        ("hosting", "0002_mailbox_sso_mailbox_user"),
     ]
 
     operations = [
