@@ -181,3 +181,57 @@ def dmarc_proposal_apply(request, name: str):
     domain = _domain(request, name)
     proposal = services.dmarc_proposal_apply(actor=request.actor, domain=domain)
     return Status(200, {"policy": proposal.next_policy, "pct": proposal.next_pct})
+
+
+class AlertOut(Schema):
+    id: int
+    kind: str
+    domain: str
+    message: str
+    data: dict
+    created_at: str
+    dismissed: bool
+
+
+def _alert_out(alert) -> dict:
+    return {
+        "id": alert.pk,
+        "kind": alert.kind,
+        "domain": alert.domain.name,
+        "message": alert.message,
+        "data": alert.data,
+        "created_at": alert.created_at.isoformat(),
+        "dismissed": alert.dismissed_at is not None,
+    }
+
+
+@router.get(
+    "/domains/{name}/dmarc/alerts",
+    response={200: list[AlertOut], 404: ErrorOut},
+    summary="Open deliverability alerts of the domain (last 14 days)",
+)
+def dmarc_alert_list(request, name: str):
+    domain = _domain(request, name)
+    return Status(
+        200,
+        [
+            _alert_out(a)
+            for a in selectors.alert_list_open(
+                organization=request.organization, domain=domain, limit=100
+            )
+        ],
+    )
+
+
+@router.post(
+    "/dmarc-alerts/{alert_id}/dismiss",
+    response={200: AlertOut, 404: ErrorOut},
+    summary="Dismiss a deliverability alert",
+)
+def dmarc_alert_dismiss(request, alert_id: int):
+    from mailherd.deliverability import alerts
+
+    alert = alerts.alert_dismiss(
+        actor=request.actor, organization=request.organization, alert_id=alert_id
+    )
+    return Status(200, _alert_out(alert))

@@ -139,3 +139,37 @@ class ReportRefusal(models.Model):
 
     def __str__(self) -> str:
         return f"{self.filename or 'report'} refused: {self.code}"
+
+
+class Alert(models.Model):
+    """Something in the reports the customer should look at: told by email, in the portal, by webhook."""
+
+    class Kind(models.TextChoices):
+        NEW_SOURCE = "new_source", "New sending source"
+        FAILURE_RATE = "failure_rate", "Sudden DMARC failures"
+        TLS_FAILURE = "tls_failure", "TLS failures"
+
+    organization = models.ForeignKey(
+        "tenancy.Organization", on_delete=models.CASCADE, related_name="deliverability_alerts"
+    )
+    domain = models.ForeignKey(
+        "hosting.Domain", on_delete=models.CASCADE, related_name="deliverability_alerts"
+    )
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    # What makes two alerts the same one (e.g. "new_source:192.0.2.1"): raised once.
+    key = models.CharField(max_length=200)
+    message = models.TextField()
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    notified_at = models.DateTimeField(null=True, blank=True)
+    dismissed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["domain", "key"], name="deliverability_alert_once")
+        ]
+        indexes = [models.Index(fields=["organization", "dismissed_at", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.message[:60]}"

@@ -350,3 +350,20 @@ def tls_summary(*, domain, days: int) -> dict:
         "failed": totals["failed"] or 0,
         "last": totals["last"],
     }
+
+
+ALERT_SHOWN_DAYS = 14
+
+
+def alert_list_open(*, organization, domain=None, limit: int = 5):
+    """Undismissed alerts of the last two weeks, newest first."""
+    from mailherd.deliverability.models import Alert
+
+    alerts = Alert.objects.filter(
+        organization=organization,
+        dismissed_at__isnull=True,
+        created_at__gte=timezone.now() - timedelta(days=ALERT_SHOWN_DAYS),
+    ).select_related("domain")
+    if domain is not None:
+        alerts = alerts.filter(domain=domain)
+    return list(alerts.order_by("-created_at", "-id")[:limit])

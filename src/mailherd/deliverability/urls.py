@@ -9,4 +9,5 @@ urlpatterns = [
     path(DOMAIN, views.domain_page, name="domain"),
     path(DOMAIN + "upload/", views.report_upload, name="upload"),
     path(DOMAIN + "proposal/apply/", views.proposal_apply, name="proposal_apply"),
+    path(DOMAIN + "alerts/<int:alert_id>/dismiss/", views.alert_dismiss, name="alert_dismiss"),
 ]

@@ -7,7 +7,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from mailherd.core.errors import MailherdError
-from mailherd.deliverability import charts, selectors, services
+from mailherd.deliverability import alerts, charts, selectors, services
 from mailherd.deliverability.models import Report
 from mailherd.hosting.selectors import domain_get
 from mailherd.operator.selectors import feature_view
@@ -41,6 +41,7 @@ def domain_page(request, name):
         portal_context(
             request,
             nav="domains",
+            deliverability_page=True,  # its alerts are shown in place, with their buttons
             domain=domain,
             summary=summary,
             chart=charts.daily_chart(summary.per_day),
@@ -51,6 +52,7 @@ def domain_page(request, name):
             refusals=selectors.refusal_list(domain=domain),
             can_change=can_manage_hosting(request.membership),
             max_mb=services.max_report_bytes() // 1_000_000,
+            alerts=selectors.alert_list_open(organization=request.organization, domain=domain),
         ),
     )
 
@@ -129,4 +131,27 @@ def proposal_apply(request, name):
             "deliverability:domain",
             kwargs={"org_slug": request.organization.slug, "name": domain.name},
         )
+    )
+
+
+@org_view
+@feature_view("email_hosting")
+@require_POST
+def alert_dismiss(request, name, alert_id):
+    domain = _domain(request, name)
+    if not can_manage_hosting(request.membership):
+        raise Http404
+    run_service(
+        request,
+        None,
+        lambda: alerts.alert_dismiss(
+            actor=request.actor, organization=request.organization, alert_id=alert_id
+        ),
+    )
+    return redirect(
+        reverse(
+            "deliverability:domain",
+            kwargs={"org_slug": request.organization.slug, "name": domain.name},
+        )
+        + "#alerts"
     )
