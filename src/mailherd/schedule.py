@@ -13,6 +13,7 @@ CELERY_BEAT_SCHEDULE: dict = {
 
 # DNS: each minute re-checks the domains whose id % period is this minute's slot.
 CELERY_BEAT_SCHEDULE["dns-recheck"] = {"task": "mailherd.dns.tasks.dns_recheck_task", "schedule": 60.0}
+CELERY_BEAT_SCHEDULE["dns-check-history-prune"] = {"task": "mailherd.dns.tasks.dns_check_history_prune_task", "schedule": 86400.0}
 CELERY_BEAT_SCHEDULE["dns-dmarc-stages"] = {"task": "mailherd.dns.tasks.dmarc_stages_apply_task", "schedule": 600.0}
 
 # Billing: dunning sweep (retries, emails, suspension; docs/billing.md), hourly share of the

@@ -79,7 +79,7 @@ def test_it_reports_wrong_records_with_what_was_found_instead(make_domain, serve
             "dmarc": ["v=DMARC1; p=reject; rua=mailto:someone@elsewhere.test"],
             "autodiscover": ["autodiscover.elsewhere.test."],
             "srv_imaps": ["0 1 143 imap.provider.test."],
-            "verify": ["mailherd-verify=not-the-token"],
+            "verify": ["domain-verify=not-the-token"],
         },
     )
 

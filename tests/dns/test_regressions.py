@@ -144,3 +144,50 @@ def test_the_periodic_recheck_spreads_domains_over_the_period(make_domain, serve
     for d in domains:
         check = DnsCheck.objects.get(domain=d)
         assert check.trigger == "schedule" and check.problem_count == 0 and check.unknown_count == 0
+
+
+def test_could_not_check_between_ok_and_a_removed_record_still_opens_a_regression(
+    make_domain, server_dns, settings, mailoutbox, django_capture_on_commit_callbacks
+):
+    domain = make_domain("gap.test")
+    publish(server_dns, expected(domain), zone="gap.test")
+    domain_check(domain=domain)
+    nameservers = settings.MAILHERD_DNS_NAMESERVERS
+
+    settings.MAILHERD_DNS_NAMESERVERS = ["127.0.0.1:9"]  # could not check
+    settings.MAILHERD_DNS_TIMEOUT = 1
+    domain_check(domain=domain)
+    assert not DnsRegression.objects.exists()
+
+    settings.MAILHERD_DNS_NAMESERVERS = nameservers
+    server_dns.delete_record("gap.test", "MX", "gap.test")
+    with django_capture_on_commit_callbacks(execute=True):
+        domain_check(domain=domain)
+
+    regression = DnsRegression.objects.get(domain=domain)
+    assert regression.record_key == "mx" and regression.found_before == ["10 mail.provider.test"]
+    assert len(mailoutbox) == 1 and "gap.test" in mailoutbox[0].subject
+
+
+def test_check_history_is_pruned_to_the_window_keeping_the_newest(make_domain, settings):
+    from mailherd.dns.services import dns_check_history_prune
+
+    settings.MAILHERD_DNS_CHECK_HISTORY_DAYS = 30
+    old_domain, busy_domain = make_domain("old.test"), make_domain("busy.test")
+    now = timezone.now()
+
+    def check(domain, days_ago):
+        return DnsCheck.objects.create(
+            domain=domain,
+            organization_id=domain.organization_id,
+            checked_at=now - timedelta(days=days_ago),
+        )
+
+    only_old = [check(old_domain, 100), check(old_domain, 60)]
+    [check(busy_domain, days) for days in (90, 45, 31)]
+    recent = [check(busy_domain, 29), check(busy_domain, 1)]
+
+    assert dns_check_history_prune(now=now) == 4
+    assert set(DnsCheck.objects.values_list("pk", flat=True)) == {only_old[1].pk} | {
+        c.pk for c in recent
+    }

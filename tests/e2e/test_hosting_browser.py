@@ -39,7 +39,7 @@ def test_domain_to_full_plan_in_the_portal(live_server, page, mailcow_sim, dns_n
     page.fill("input[name=name]", "portal-e2e.test")
     page.get_by_role("button", name="Add domain").click()
     page.wait_for_url(re.compile(r".*/domains/portal-e2e.test/$"))
-    value = page.locator("code", has_text="mailherd-verify=").first.inner_text()
+    value = page.locator("code", has_text="domain-verify=").first.inner_text()
     screenshot(page, "10-domain-unverified")
 
     # verifying too early says so
@@ -47,7 +47,7 @@ def test_domain_to_full_plan_in_the_portal(live_server, page, mailcow_sim, dns_n
     assert page.get_by_text("is not verified yet").first.is_visible()
 
     dns_nameserver.create_zone("portal-e2e.test")
-    dns_nameserver.set_record("portal-e2e.test", "_mailherd-verify.portal-e2e.test", "TXT", [value])
+    dns_nameserver.set_record("portal-e2e.test", "_domain-verify.portal-e2e.test", "TXT", [value])
     page.get_by_role("button", name="Verify now").click()
     assert page.get_by_text("is verified").first.is_visible()
     outbox_drain()

@@ -36,7 +36,7 @@ def test_domain_verify_dkim_ten_mailboxes_and_the_eleventh_refused(
     assert status == 201, domain
     assert domain["status"] == "unverified"
     txt = domain["verification"]
-    assert txt["type"] == "TXT" and txt["name"] == "_mailherd-verify.acme-e2e.test"
+    assert txt["type"] == "TXT" and txt["name"] == "_domain-verify.acme-e2e.test"
 
     # 2. verifying before the record exists says so, and nothing reaches Mailcow
     status, error = api.call("post", "/domains/acme-e2e.test/verify")
@@ -115,5 +115,7 @@ def test_bulk_create_applies_the_same_rules_item_by_item(api, tenants, mail_serv
     from mailherd.mailcow.services import client_for
 
     assert len(client_for(mail_server).list_mailboxes("acme.test")) == 10
-    status, body = api.call("post", "/mailboxes/bulk", {"mailboxes": [{"address": "x@acme.test"}] * 501})
+    status, body = api.call(
+        "post", "/mailboxes/bulk", {"mailboxes": [{"address": "x@acme.test"}] * 501}
+    )
     assert status == 422

@@ -15,7 +15,7 @@ def test_add_domain_shows_the_txt_record_to_publish(alice_client, tenants):
     response = alice_client.post("/o/acme/domains/", {"name": "Bücher.example"}, follow=True)
     assert response.status_code == 200
     content = response.content.decode()
-    assert "bücher.example" in content and "_mailherd-verify.xn--bcher-kva.example" in content
+    assert "bücher.example" in content and "_domain-verify.xn--bcher-kva.example" in content
     assert "Verify now" in content
 
 

@@ -79,7 +79,7 @@ def test_the_eleventh_mailbox_on_a_plan_of_ten_is_refused_before_mailcow(acme_mc
 def test_domains(acme_mcp, tenants, mail_server):
     domain = ok(acme_mcp.call("add_domain", name="new-acme.test"))
     assert domain["status"] == "unverified" and domain["verified"] is False
-    assert domain["verification"]["name"] == "_mailherd-verify.new-acme.test"
+    assert domain["verification"]["name"] == "_domain-verify.new-acme.test"
     assert domain["records"]
     got = ok(acme_mcp.call("get_domain", name="new-acme.test"))
     assert got["verification"] == domain["verification"]

@@ -14,6 +14,7 @@ from mailherd.notifications.services import email_send
 from mailherd.operator.models import Branding
 from mailherd.operator.selectors import branding_get
 from tests.conftest import PASSWORD, make_user
+from tests.hosting.conftest import mail_server, sim  # noqa: F401  (fixtures)
 from tests.operator.fixtures import BRAND
 
 pytestmark = pytest.mark.django_db
@@ -105,6 +106,13 @@ def test_colours_must_be_hex(ops_client):
     assert b"Use a colour like" in response.content
 
 
+def test_the_verification_word_is_a_dns_label(ops_client):
+    response = ops_client.post(
+        "/operator/operator/branding/add/", branding_form(verification_word="Not OK!")
+    )
+    assert response.status_code == 200 and b"Lower-case letters" in response.content
+
+
 def test_emails_carry_the_brand_and_its_sender(custom_brand, tenants):
     email_send(
         to="dave@acme.test",
@@ -172,7 +180,7 @@ def test_every_email_template_is_free_of_the_old_name(custom_brand, tenants):
                 *(a[0] for a in message.alternatives),
             ]
         )
-        assert "Mailherd" not in rendered, message.subject
+        assert not old_name_in(rendered), message.subject
 
 
 def test_account_emails_are_branded_and_logged(client, custom_brand, settings, db):
@@ -196,17 +204,21 @@ def test_account_emails_are_branded_and_logged(client, custom_brand, settings, d
                 *(a[0] for a in getattr(message, "alternatives", [])),
             ]
         )
-        assert "Mailherd" not in rendered
+        assert not old_name_in(rendered)
         assert message.from_email == "Nimbus Post <hello@nimbus.example>"
         assert message.subject.startswith("[Nimbus Post]")
     assert NotificationLog.objects.filter(status="sent").count() == 2
 
 
-SKIP = ("/accounts/logout/", "/operator/", "/api/", "/static/", "/branding/logo/")
+SKIP = ("/accounts/logout/", "/operator/", "/static/", "/branding/logo/")
+TEXT_TYPES = ("text/", "application/json", "application/xml", "application/x-apple-aspen-config")
 
 
-def crawl(client, starts: list[str], limit: int = 200) -> dict[str, str]:
-    """GET every same-site page reachable by links from `starts`; return {path: html}."""
+def crawl(client, starts: list[str], limit: int = 300) -> dict[str, str]:
+    """GET every same-site page reachable by links from `starts`; return {path: text}.
+
+    Non-HTML answers (zone file, autoconfig XML, .mobileconfig, JSON) are kept too.
+    """
     seen: dict[str, str] = {}
     queue = list(starts)
     while queue and len(seen) < limit:
@@ -215,19 +227,37 @@ def crawl(client, starts: list[str], limit: int = 200) -> dict[str, str]:
             continue
         response = client.get(path, follow=True)
         final = response.redirect_chain[-1][0] if response.redirect_chain else path
-        if not response.get("Content-Type", "").startswith("text/html"):
+        content_type = response.get("Content-Type", "")
+        if not content_type.startswith(TEXT_TYPES) or response.status_code >= 400:
             continue
-        html = response.content.decode()
-        seen[path] = html
-        for href in re.findall(r'href="([^"#]+)"', html):
+        text = b"".join(response.streaming_content) if response.streaming else response.content
+        text = text.decode("utf-8", errors="replace")
+        seen[path] = text
+        if not content_type.startswith("text/html"):
+            continue
+        for href in re.findall(r'(?:href|src)="([^"#]+)"', text):
             url = urlparse(urljoin(final, unescape(href)))
             if url.scheme in ("http", "https", "") and url.netloc in ("", "testserver"):
                 queue.append(url.path + (f"?{url.query}" if url.query else ""))
     return seen
 
 
+def old_name_in(text: str) -> str:
+    """The first place the old name appears (any case), with some context; "" when none.
+
+    Paths of static assets (/static/mailherd/app.css) are file names, not text anyone reads.
+    """
+    text = re.sub(r"/static/[^\s\"'()]+", "/static/…", text)
+    at = text.lower().find("mailherd")
+    return "" if at < 0 else text[max(0, at - 80) : at + 40]
+
+
 def test_no_customer_page_says_mailherd_under_a_custom_brand(
-    client, custom_brand, tenants, settings
+    client,
+    custom_brand,
+    tenants,
+    settings,
+    mail_server,  # noqa: F811
 ):
     for key, value in BRANDED_ADAPTERS.items():
         setattr(settings, key, value)
@@ -246,9 +276,19 @@ def test_no_customer_page_says_mailherd_under_a_custom_brand(
     alias_create(
         actor=owner, organization=tenants.acme, address="sales@acme.test", goto=["info@acme.test"]
     )
-    # signed out: the landing page and every account page linked from it
+    # signed out: the landing page and every account page linked from it, client set-up files
     anonymous = crawl(
-        client, ["/", "/accounts/login/", "/accounts/signup/", "/accounts/password/reset/"]
+        client,
+        [
+            "/",
+            "/accounts/login/",
+            "/accounts/signup/",
+            "/accounts/password/reset/",
+            "/mail/config-v1.1.xml?emailaddress=info@acme.test",
+            "/.well-known/autoconfig/mail/config-v1.1.xml?emailaddress=info@acme.test",
+            "/api/v1/docs",
+            "/api/v1/openapi.json",
+        ],
     )
     # signed in as an owner: everything reachable from the dashboard, and the audit trail
     client.force_login(tenants.alice)
@@ -267,10 +307,9 @@ def test_no_customer_page_says_mailherd_under_a_custom_brand(
     pages = {**anonymous, **signed_in}
     assert len(pages) >= 12, sorted(pages)
     assert f"/o/{tenants.acme.slug}/members/" in pages
-    offending = {
-        path: html[max(0, html.find("Mailherd") - 80) : html.find("Mailherd") + 40]
-        for path, html in pages.items()
-        if "Mailherd" in html
-    }
+    assert "/api/v1/openapi.json" in pages
+    non_html = [p for p in pages if p.split("?")[0].endswith((".xml", ".mobileconfig", "/zone/"))]
+    assert len(non_html) >= 3, non_html  # autoconfig, a mailbox's .mobileconfig, the zone file
+    offending = {path: old_name_in(text) for path, text in pages.items() if old_name_in(text)}
     assert offending == {}
     print("crawled:", *sorted(pages), sep="\n  ")

@@ -18,14 +18,34 @@ class TokenRateThrottle(AuthRateThrottle):
         super().__init__(settings.MAILHERD_API_RATE)
 
     def allow_request(self, request) -> bool:
-        self.rate = settings.MAILHERD_API_RATE  # read per request, so a changed setting applies at once
+        self.rate = (
+            settings.MAILHERD_API_RATE
+        )  # read per request, so a changed setting applies at once
         self.num_requests, self.duration = self.parse_rate(self.rate)
         return super().allow_request(request)
 
 
-api = NinjaAPI(
+class BrandedNinjaAPI(NinjaAPI):
+    """The docs page and the OpenAPI document are titled with the operator's product name."""
+
+    @property
+    def title(self) -> str:
+        from mailherd.operator.selectors import branding_get
+
+        return f"{branding_get().product_name} API"
+
+    @title.setter
+    def title(self, value: str) -> None:
+        pass  # the brand decides, per request
+
+    def get_openapi_operation_id(self, operation) -> str:
+        # The module path without the package name: customers read these ids.
+        module = operation.view_func.__module__.removeprefix("mailherd.")
+        return f"{module}_{operation.view_func.__name__}".replace(".", "_")
+
+
+api = BrandedNinjaAPI(
     throttle=[TokenRateThrottle()],
-    title="Mailherd API",
     version="1",
     urls_namespace="api-v1",
     openapi_url="/openapi.json",
@@ -80,7 +100,10 @@ def _invalid(request, exc: NinjaValidationError):
 def _throttled(request, exc: Throttled):
     response = api.create_response(
         request,
-        {"code": "rate_limited", "message": f"Too many requests for this token; retry in {exc.wait or 1} s."},
+        {
+            "code": "rate_limited",
+            "message": f"Too many requests for this token; retry in {exc.wait or 1} s.",
+        },
         status=429,
     )
     response["Retry-After"] = str(int(exc.wait or 1))

@@ -33,6 +33,64 @@ def dns_check_latest(*, domain) -> DnsCheck | None:
     return DnsCheck.objects.filter(domain=domain).order_by("-checked_at", "-id").first()
 
 
+# How many past checks to look through for a record's last conclusive result.
+CONCLUSIVE_LOOKBACK = 50
+
+
+def last_conclusive_results(*, domain) -> dict[str, dict]:
+    """Per record key, its newest result that was ok, missing or wrong, with `checked_at`.
+
+    "Could not check" says nothing about the record, so it is skipped: what was
+    known before it still holds.
+    """
+    from mailherd.dns.checks import UNKNOWN
+
+    checks = DnsCheck.objects.filter(domain=domain).order_by("-checked_at", "-id")
+    found: dict[str, dict] = {}
+    for check in checks.only("results", "checked_at")[:CONCLUSIVE_LOOKBACK]:
+        complete = True
+        for result in check.results:
+            key = result.get("key")
+            if key in found:
+                continue
+            if result.get("status") == UNKNOWN:
+                complete = False
+                continue
+            found[key] = {**result, "checked_at": check.checked_at}
+        if complete and found:
+            break
+    return found
+
+
+def record_statuses(*, domain, records: list[Record]) -> list[dict]:
+    """Each record with its last known status (ok, missing, wrong), what was found and when.
+
+    `unchecked` (with `checked_at` null) until a check gave a conclusive answer
+    for the value expected now; a result for another value (the DMARC policy
+    moved on, the DKIM key was rotated) is not this record's status.
+    """
+    known = last_conclusive_results(domain=domain)
+    rows = []
+    for record in records:
+        result = known.get(record.key)
+        if (
+            result
+            and result.get("name") == record.name
+            and result.get("expected") == record.content
+        ):
+            rows.append(
+                {
+                    "status": result["status"],
+                    "found": result.get("found") or [],
+                    "detail": result.get("detail", ""),
+                    "checked_at": result["checked_at"],
+                }
+            )
+        else:
+            rows.append({"status": "unchecked", "found": [], "detail": "", "checked_at": None})
+    return rows
+
+
 def dns_check_history(*, domain, limit: int = 20) -> list[DnsCheck]:
     return list(DnsCheck.objects.filter(domain=domain).order_by("-checked_at", "-id")[:limit])
 

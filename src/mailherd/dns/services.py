@@ -56,7 +56,7 @@ def domain_check(*, domain, trigger: str = DnsCheck.Trigger.API) -> list[RecordR
     """
     records = domain_records(domain)
     results, duration_ms = checks.check_records_sync(records)
-    if domain.pk is not None and domain.is_verified:
+    if domain.pk is not None:
         dns_check_record(domain=domain, results=results, duration_ms=duration_ms, trigger=trigger)
     return results
 
@@ -96,13 +96,17 @@ def dns_check_record(
 ) -> DnsCheck:
     """Store a check, open regressions for records DNS lost, close those that came back.
 
-    A regression is a record that was ok in the previous check and is now
-    missing or wrong with different DNS data. If only our expectation moved
-    (a DMARC stage, a rotated DKIM key) the data is the same: that is a
-    record to update, not a regression. "Could not check" never opens one.
+    A regression is a record that was ok at its last conclusive check and is
+    now missing or wrong with different DNS data. "Could not check" never
+    opens one and is skipped when comparing: ok → could not check → removed
+    is a regression. If only our expectation moved (a DMARC stage, a rotated
+    DKIM key) the data is the same: that is a record to update, not a
+    regression. Unverified domains keep a history (the API shows the last
+    status) but have no regressions: there is no mail yet to lose.
     """
-    previous = DnsCheck.objects.filter(domain=domain).order_by("-checked_at", "-id").first()
-    before = {r["key"]: r for r in (previous.results if previous else [])}
+    from mailherd.dns.selectors import last_conclusive_results
+
+    before = last_conclusive_results(domain=domain)
     check = DnsCheck.objects.create(
         domain=domain,
         organization_id=domain.organization_id,
@@ -114,6 +118,8 @@ def dns_check_record(
         results=[r.as_dict() for r in results],
     )
     opened = []
+    if not domain.is_verified:
+        return check
     open_by_key = {
         g.record_key: g
         for g in DnsRegression.objects.filter(domain=domain, resolved_at__isnull=True)
@@ -155,6 +161,31 @@ def dns_check_record(
         ids = [g.pk for g in opened]
         transaction.on_commit(lambda: dns_regression_notify(regression_ids=ids))
     return check
+
+
+PRUNE_BATCH = 5000
+
+
+def dns_check_history_prune(*, now=None, days: int | None = None) -> int:
+    """Delete checks older than MAILHERD_DNS_CHECK_HISTORY_DAYS; return how many.
+
+    Each domain's newest check is kept however old (the last known state of
+    its records). Deletes go in batches so a large history never holds one
+    long transaction.
+    """
+    from django.db.models import Max
+
+    now = now or timezone.now()
+    days = days or settings.MAILHERD_DNS_CHECK_HISTORY_DAYS
+    cutoff = now - timedelta(days=days)
+    newest = DnsCheck.objects.values("domain_id").annotate(newest=Max("id")).values("newest")
+    stale = DnsCheck.objects.filter(checked_at__lt=cutoff).exclude(pk__in=newest)
+    deleted = 0
+    while True:
+        ids = list(stale.values_list("pk", flat=True)[:PRUNE_BATCH])
+        if not ids:
+            return deleted
+        deleted += DnsCheck.objects.filter(pk__in=ids).delete()[0]
 
 
 def dns_regression_notify(*, regression_ids: list[int]) -> int:

@@ -27,3 +27,8 @@ def dns_recheck_task() -> int:
 @shared_task(ignore_result=True)
 def dmarc_stages_apply_task() -> int:
     return services.dmarc_stages_apply()
+
+
+@shared_task(ignore_result=True)
+def dns_check_history_prune_task() -> int:
+    return services.dns_check_history_prune()

@@ -23,6 +23,9 @@ class Domain(models.Model):
     name = models.CharField(max_length=253, help_text="ASCII (punycode), lower case")
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.UNVERIFIED)
     verification_token = models.CharField(max_length=64)
+    # The branding word of the ownership record when the domain was added (blank: the current one),
+    # so a brand change never invalidates a record a customer already published.
+    verification_word = models.CharField(max_length=30, blank=True)
     verified_at = models.DateTimeField(null=True, blank=True)
     last_verification_at = models.DateTimeField(null=True, blank=True)
     last_verification_error = models.CharField(max_length=500, blank=True)
@@ -63,12 +66,20 @@ class Domain(models.Model):
         return self.verified_at is not None
 
     @property
+    def _verification_word(self) -> str:
+        if self.verification_word:
+            return self.verification_word
+        from mailherd.operator.selectors import branding_get
+
+        return branding_get().dns_verification_word
+
+    @property
     def verification_record_name(self) -> str:
-        return f"_mailherd-verify.{self.name}"
+        return f"_{self._verification_word}-verify.{self.name}"
 
     @property
     def verification_record_value(self) -> str:
-        return f"mailherd-verify={self.verification_token}"
+        return f"{self._verification_word}-verify={self.verification_token}"
 
 
 class Mailbox(models.Model):

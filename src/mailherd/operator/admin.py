@@ -35,6 +35,7 @@ class BrandingForm(forms.ModelForm):
             "webmail_url",
             "imap_hostname",
             "smtp_hostname",
+            "verification_word",
         ]
         widgets = {
             "primary_color": forms.TextInput(attrs={"type": "color"}),
@@ -87,6 +88,7 @@ class BrandingAdmin(admin.ModelAdmin):
             "Public host names shown to customers",
             {"fields": ("portal_url", "webmail_url", "imap_hostname", "smtp_hostname")},
         ),
+        ("Domain ownership record", {"fields": ("verification_word",)}),
         (None, {"fields": ("updated_at",)}),
     )
 

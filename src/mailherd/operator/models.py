@@ -11,6 +11,11 @@ from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
 from django.urls import NoReverseMatch, reverse
+from django.utils.text import slugify
+
+# The software's own name: shown until the operator brands it, never published in customers' DNS.
+UNBRANDED_PRODUCT_NAME = "Mailherd"
+NEUTRAL_VERIFICATION_WORD = "domain"
 
 hex_colour = RegexValidator(r"^#[0-9a-fA-F]{6}$", "Use a colour like #2456d6.")
 
@@ -18,7 +23,7 @@ hex_colour = RegexValidator(r"^#[0-9a-fA-F]{6}$", "Use a colour like #2456d6.")
 class Branding(models.Model):
     """The one branding row (pk=1): what customers see instead of "Mailherd"."""
 
-    product_name = models.CharField(max_length=60, default="Mailherd")
+    product_name = models.CharField(max_length=60, default=UNBRANDED_PRODUCT_NAME)
     tagline = models.CharField(max_length=120, blank=True, default="Email hosting for teams")
     logo = models.BinaryField(blank=True, null=True, editable=False)
     logo_content_type = models.CharField(max_length=50, blank=True, editable=False)
@@ -51,6 +56,21 @@ class Branding(models.Model):
     webmail_url = models.URLField(blank=True, help_text="Webmail address shown to customers")
     imap_hostname = models.CharField(max_length=255, blank=True)
     smtp_hostname = models.CharField(max_length=255, blank=True)
+    verification_word = models.CharField(
+        max_length=30,
+        blank=True,
+        validators=[
+            RegexValidator(
+                r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$",
+                "Lower-case letters, digits and inner hyphens only, e.g. nimbus.",
+            )
+        ],
+        help_text=(
+            "Word in the DNS record customers publish to prove they own a domain "
+            "(_WORD-verify.example.com, WORD-verify=…). Default: from the product name, or "
+            '"domain". Domains added before a change keep their record.'
+        ),
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -65,6 +85,17 @@ class Branding(models.Model):
         """The From header of every email, e.g. `Acme Mail <no-reply@acme.example>`."""
         address = self.email_from_address or parseaddr(settings.DEFAULT_FROM_EMAIL)[1]
         return formataddr((self.email_from_name or self.product_name, address))
+
+    @property
+    def dns_verification_word(self) -> str:
+        """The word of the ownership TXT record: chosen, else from a custom product name, else neutral."""
+        if self.verification_word:
+            return self.verification_word
+        if self.product_name.strip().lower() != UNBRANDED_PRODUCT_NAME.lower():
+            word = slugify(self.product_name)[:30].strip("-")
+            if word and word.isascii():
+                return word
+        return NEUTRAL_VERIFICATION_WORD
 
     @property
     def site_url(self) -> str:

@@ -39,8 +39,13 @@ def domain_add(*, actor: Actor, organization, name: str) -> Domain:
     if _taken_elsewhere(ascii_name, organization.pk):
         raise DomainTaken(f"{name} is already in use by another organization.", field="name")
     check_limit(organization, "domains")
+    from mailherd.operator.selectors import branding_get
+
     domain = Domain.objects.create(
-        organization=organization, name=ascii_name, verification_token=secrets.token_hex(16)
+        organization=organization,
+        name=ascii_name,
+        verification_token=secrets.token_hex(16),
+        verification_word=branding_get().dns_verification_word,
     )
     audit_record(actor=actor, action="domain.add", organization=organization, obj=domain)
     return domain
