@@ -8,7 +8,7 @@ def keep_published_records(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("hosting", "0001_initial"),
+        ("hosting", "0002_mailbox_sso_mailbox_user"),
     ]
 
     operations = [
