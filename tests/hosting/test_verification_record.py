@@ -83,7 +83,7 @@ def test_migrated_domains_keep_the_record_they_were_given(tenants):
     from mailherd.hosting.services import domain_add
 
     domain = domain_add(actor=Actor.system(), organization=tenants.acme, name="legacy.test")
-    migration = importlib.import_module("mailherd.hosting.migrations.0003_domain_verification_word")
+    migration = importlib.import_module("mailherd.hosting.migrations.0004_domain_verification_word")
     migration.keep_published_records(apps, None)
     domain.refresh_from_db()
     assert domain.verification_record_name == "_mailherd-verify.legacy.test"

@@ -8,7 +8,7 @@ def keep_published_records(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("hosting", "0002_mailbox_sso_mailbox_user"),
+        ("hosting", "0003_mailbox_password_hash"),
     ]
 
     operations = [
