@@ -15,7 +15,12 @@ from mailherd.tenancy.services import organization_create
 
 # Session fixtures shared by every suite, registered once so each runs once per process:
 # Chromium (Playwright allows one instance), the Mailcow simulator, PowerDNS.
-pytest_plugins = ["tests.support.browser", "mailherd.mailcow.sim.testing", "tests.support.powerdns"]
+pytest_plugins = [
+    "tests.support.browser",
+    "mailherd.mailcow.sim.testing",
+    "tests.support.powerdns",
+    "tests.support.dovecot",
+]
 
 PASSWORD = "correct-horse-battery-staple"
 

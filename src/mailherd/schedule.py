@@ -32,3 +32,5 @@ CELERY_BEAT_SCHEDULE["deliverability-source-names"] = {
     "task": "mailherd.deliverability.tasks.source_names_sweep_task",
     "schedule": 600.0,
 }
+# IMAP watcher: start/stop watching mailboxes as message handlers (rules, reports) want them.
+CELERY_BEAT_SCHEDULE["imap-watch-refresh"] = {"task": "mailherd.imapwatch.tasks.watch_refresh_task", "schedule": 300.0}

@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "mailherd.plans",
     "mailherd.mailcow",
     "mailherd.hosting",
+    "mailherd.imapwatch",
     "mailherd.dns",
     "mailherd.billing",
     "mailherd.rules",
@@ -258,6 +259,11 @@ OAUTH2_PROVIDER_REFRESH_TOKEN_MODEL = "oauth2_provider.RefreshToken"
 OAUTH2_PROVIDER_ID_TOKEN_MODEL = "oauth2_provider.IDToken"
 OAUTH2_PROVIDER_GRANT_MODEL = "oauth2_provider.Grant"
 OAUTH_REFRESH_GRACE_SECONDS = env_int("MAILHERD_OAUTH_REFRESH_GRACE_SECONDS", 60, minimum=0)
+# IMAP watcher (docs/imap-watcher.md): mailboxes one process holds at most, poll interval for
+# servers without IDLE and for folders besides INBOX, TLS also on ports other than 993.
+MAILHERD_IMAP_WATCH_CAPACITY = env_int("MAILHERD_IMAP_WATCH_CAPACITY", 2000, minimum=1)
+MAILHERD_IMAP_WATCH_POLL_SECONDS = env_int("MAILHERD_IMAP_WATCH_POLL_SECONDS", 60, minimum=1)
+MAILHERD_IMAP_WATCH_TLS = env_bool("MAILHERD_IMAP_WATCH_TLS", False)
 
 STRIPE_SECRET_KEY = env_secret("STRIPE_SECRET_KEY")
 STRIPE_PUBLISHABLE_KEY = env_str("STRIPE_PUBLISHABLE_KEY")

@@ -455,7 +455,7 @@ def _delete_alias(op, client, server) -> None:
         client.delete_alias(op.object_key.split(":", 1)[1], missing_ok=True)
 
 
-HANDLERS = {
+HANDLERS: dict = {
     ProvisioningOp.Kind.DOMAIN_CREATE: _sync_domain,
     ProvisioningOp.Kind.DOMAIN_UPDATE: _sync_domain,
     ProvisioningOp.Kind.DOMAIN_DELETE: _delete_domain,
@@ -466,3 +466,13 @@ HANDLERS = {
     ProvisioningOp.Kind.ALIAS_UPDATE: _sync_alias,
     ProvisioningOp.Kind.ALIAS_DELETE: _delete_alias,
 }
+
+
+def register_outbox_handler(kind: str, handler) -> None:
+    """Let another app apply rows of its own kind (e.g. "imapwatch.app_password.create").
+
+    Such rows use an object_key prefix of their own (never "mailbox:", "alias:" or
+    "domain:", whose status this module sets); the handler records the outcome on
+    its own objects and raises Transient/Permanent like the handlers above.
+    """
+    HANDLERS[kind] = handler

@@ -8,6 +8,8 @@ shapes follow reference §5.6 (and Mailcow's source where marked).
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
 import secrets
 import time
@@ -36,6 +38,13 @@ def _entry(type_: str, log: list[Any], msg: Any) -> Entry:
 
 def _masked(attr: dict[str, Any]) -> dict[str, Any]:
     return {k: ("*" if "pass" in k else v) for k, v in attr.items()}
+
+
+def ssha256(password: str) -> str:
+    """A real {SSHA256} hash (one of Mailcow's schemes), so a test Dovecot can check it."""
+    salt = secrets.token_bytes(8)
+    digest = hashlib.sha256(password.encode() + salt).digest()
+    return "{SSHA256}" + base64.b64encode(digest + salt).decode()
 
 
 def sieve_error(script: str) -> str | None:
@@ -260,7 +269,7 @@ class ExtrasState:
                 id=pid,
                 name=str(attr["app_name"]),
                 mailbox=username,
-                password="{SSHA256}" + secrets.token_hex(20),
+                password=ssha256(str(attr["app_passwd"])),
                 active=intval(attr.get("active", 1)),
                 protocols={
                     str(p) for p in (protocols if isinstance(protocols, list) else [protocols])
