@@ -91,6 +91,8 @@ class Watcher:
         self._db_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="imapwatch-db")
         self._tasks: dict[int, tuple[dict, asyncio.Task]] = {}
         self._stop = asyncio.Event()
+        # False: stop like a process that dies (tests): leases stay until they run out.
+        self.release_on_stop = True
         self.handled = 0  # messages handed to handlers by this process (for benchmarks and tests)
 
     async def db(self, function, **kwargs):
@@ -145,7 +147,8 @@ class Watcher:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks.clear()
-        await self.db(services.lease_release_all, worker_id=self.worker_id)
+        if self.release_on_stop:
+            await self.db(services.lease_release_all, worker_id=self.worker_id)
         await self.db(connections.close_all)
         self._db_pool.shutdown(wait=True)
         logger.info("imap watcher %s stopped", self.worker_id)
