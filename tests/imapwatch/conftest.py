@@ -138,9 +138,14 @@ class WatcherThread:
 
 
 def wait_for(predicate, timeout=15.0, interval=0.05):
+    from django.db import OperationalError
+
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        value = predicate()
+        try:
+            value = predicate()
+        except OperationalError:  # shared in-memory SQLite: a writer holds the table
+            value = None
         if value:
             return value
         time.sleep(interval)

@@ -148,8 +148,13 @@ class Dovecot:
         return count
 
     def reset_mail(self) -> None:
-        shutil.rmtree(self.directory / "mail", ignore_errors=True)
-        (self.directory / "mail").mkdir()
+        # A session that just closed may still be writing its index: try again briefly.
+        for _ in range(20):
+            shutil.rmtree(self.directory / "mail", ignore_errors=True)
+            if not (self.directory / "mail").exists():
+                break
+            time.sleep(0.1)
+        (self.directory / "mail").mkdir(exist_ok=True)
         os.chown(self.directory / "mail", MAIL_UID, MAIL_UID)
         self.users.clear()
         self._write_users()
