@@ -34,3 +34,8 @@ CELERY_BEAT_SCHEDULE["deliverability-source-names"] = {
 }
 # IMAP watcher: start/stop watching mailboxes as message handlers (rules, reports) want them.
 CELERY_BEAT_SCHEDULE["imap-watch-refresh"] = {"task": "mailherd.imapwatch.tasks.watch_refresh_task", "schedule": 300.0}
+# Operator: every mail server's IPs against the configured DNS blocklists, hourly.
+CELERY_BEAT_SCHEDULE["deliverability-blocklists"] = {
+    "task": "mailherd.deliverability.tasks.blocklists_check_task",
+    "schedule": 3600.0,
+}

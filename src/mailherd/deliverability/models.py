@@ -173,3 +173,51 @@ class Alert(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.message[:60]}"
+
+
+class Blocklist(models.Model):
+    """A DNS blocklist (DNSBL) the operator checks its servers' IPs against."""
+
+    zone = models.CharField(max_length=253, unique=True, help_text="e.g. zen.spamhaus.org")
+    name = models.CharField(max_length=100, blank=True)
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["zone"]
+
+    def __str__(self) -> str:
+        return self.name or self.zone
+
+
+class BlocklistResult(models.Model):
+    """The latest answer of one blocklist about one IP of one mail server."""
+
+    class Status(models.TextChoices):
+        LISTED = "listed", "Listed"
+        CLEAN = "clean", "Not listed"
+        UNKNOWN = "unknown", "Could not check"
+
+    server = models.ForeignKey(
+        "mailcow.MailServer", on_delete=models.CASCADE, related_name="blocklist_results"
+    )
+    ip = models.GenericIPAddressField()
+    blocklist = models.ForeignKey(Blocklist, on_delete=models.CASCADE, related_name="results")
+    status = models.CharField(max_length=10, choices=Status.choices)
+    answer = models.CharField(max_length=255, blank=True, help_text="The A records returned")
+    reason = models.TextField(
+        blank=True, help_text="The list's TXT, or why it could not be checked"
+    )
+    listed_since = models.DateTimeField(null=True, blank=True)
+    checked_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["server__name", "ip", "blocklist__zone"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["server", "ip", "blocklist"], name="blocklist_result_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.ip} on {self.blocklist}: {self.status}"

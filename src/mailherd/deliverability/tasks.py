@@ -13,3 +13,10 @@ def source_names_refresh_task(ips: list[str]) -> int:
 @shared_task(ignore_result=True)
 def source_names_sweep_task() -> int:
     return services.source_names_sweep()
+
+
+@shared_task(ignore_result=True)
+def blocklists_check_task() -> int:
+    from mailherd.deliverability.blocklists import blocklists_check
+
+    return len(blocklists_check())
