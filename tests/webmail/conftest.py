@@ -95,3 +95,44 @@ def refresh(client, webmail, refresh_token):
 
 def userinfo(client, access_token):
     return client.get("/o/userinfo/", HTTP_AUTHORIZATION=f"Bearer {access_token}")
+
+
+@pytest.fixture
+def sim(mailcow_sim):
+    mailcow_sim.reset()
+    mailcow_sim.clear_faults()
+    return mailcow_sim
+
+
+@pytest.fixture
+def sim_acme(tenants, sim):
+    """Acme's acme.test on the simulator, with a generic-oidc identity provider configured there."""
+    from mailherd.hosting.provisioning import outbox_drain
+    from mailherd.mailcow.services import client_for
+    from mailherd.webmail.services import identity_provider_attr
+
+    server = MailServer.objects.create(name="sim", api_url=sim.url, api_key=sim.api_key)
+    domain = verified_domain(tenants.acme, "acme.test")
+    Domain.objects.filter(pk=domain.pk).update(mail_server=server)
+    sso, _ = sso_client_register(actor=Actor.system(), mail_server=server, webmail_url=sim.url)
+    with client_for(server) as mailcow:
+        mailcow.set_identity_provider(identity_provider_attr(sso, site_url="https://portal.test"))
+    sso.configured_at = timezone.now()
+    sso.save()
+    outbox_drain()
+    return server
+
+
+@pytest.fixture
+def api(client, tenants):
+    from mailherd.api.services import api_token_create
+
+    _token, plaintext = api_token_create(actor=Actor.for_user(tenants.alice), organization=tenants.acme, name="t")
+
+    def call(method, path, json=None):
+        response = getattr(client, method)(
+            "/api/v1" + path, data=json, content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {plaintext}"
+        )
+        return response.status_code, (response.json() if response.content else None)
+
+    return call

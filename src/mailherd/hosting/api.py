@@ -90,6 +90,8 @@ class MailboxPatch(Schema):
     quota_mb: int | None = None
     name: str | None = None
     active: bool | None = None
+    user: str | None = Field(None, description='Email of the member who uses this mailbox; "" for nobody')
+    sso: bool | None = Field(None, description="Sign in through the portal (Mailcow generic-oidc); mail apps use app passwords")
 
 
 class MailboxOut(Schema):
@@ -102,6 +104,12 @@ class MailboxOut(Schema):
     quota_used_bytes: int
     messages: int
     last_error: str
+    user: str | None = Field(None, description="The member who uses this mailbox")
+    sso: bool = False
+
+
+class MailboxUpdatedOut(MailboxOut):
+    password: str | None = Field(None, description="Only when single sign-on was turned off; shown once")
 
 
 class MailboxCreatedOut(MailboxOut):
@@ -194,6 +202,8 @@ def mailbox_out(mailbox, organization) -> dict:
         "quota_used_bytes": mailbox.quota_used_bytes,
         "messages": mailbox.messages,
         "last_error": mailbox.last_error,
+        "user": mailbox.user.email if mailbox.user_id else None,
+        "sso": mailbox.sso,
     }
 
 
@@ -347,7 +357,7 @@ def mailboxes_get(request, address: str):
 
 
 @router.patch(
-    "/mailboxes/{address}", response={200: MailboxOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
+    "/mailboxes/{address}", response={200: MailboxUpdatedOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
 )
 def mailboxes_update(request, address: str, body: MailboxPatch):
     mailbox = services.mailbox_update(
@@ -359,8 +369,10 @@ def mailboxes_update(request, address: str, body: MailboxPatch):
         quota_mb=body.quota_mb,
         name=body.name,
         enabled=body.active,
+        user=body.user,
+        sso=body.sso,
     )
-    return mailbox_out(mailbox, request.organization)
+    return {**mailbox_out(mailbox, request.organization), "password": getattr(mailbox, "generated_password", None)}
 
 
 @router.delete("/mailboxes/{address}", response={204: None, 404: ErrorOut})

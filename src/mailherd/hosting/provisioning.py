@@ -397,6 +397,17 @@ def _sync_mailbox(op, client, server) -> None:
         "name": mailcow_display_name(mailbox),
         "active": _desired_active(mailbox),
     }
+    switch = op.payload.get("sso_switch")
+    if mailbox.sso or switch == "off":
+        # Single sign-on: Mailcow's generic-oidc authsource (no password; app passwords).
+        desired["authsource"] = "generic-oidc" if mailbox.sso else "mailcow"
+    if switch == "on" and op.kind == ProvisioningOp.Kind.MAILBOX_UPDATE:
+        # Mailcow keeps the old hash under generic-oidc and revives it on the way back:
+        # replace it with a random one first, so the old password can never come back.
+        try:
+            client.edit_mailbox(address, password=_random_password())
+        except MailcowNotFound:
+            pass  # recreated below with the authsource set
     # Only the hash is ever sent (Mailcow stores a {SCHEME} value as it is); an update sends it
     # when the password changed, a create always (when known).
     stored_hash = mailbox.password_hash or None
@@ -414,14 +425,20 @@ def _sync_mailbox(op, client, server) -> None:
             client.edit_mailbox(address, password=password, **desired)
         except MailcowNotFound:
             # Missing on the server (a restore, a manual delete): re-create it with the user's password.
-            if stored_hash is None:
+            if stored_hash is None and not mailbox.sso:
                 raise Permanent(
                     "The mailbox is missing on the server and no password is known: set a new password."
                 )
-            client.add_mailbox(address, password=stored_hash, **desired)
+            client.add_mailbox(address, password=stored_hash or _random_password(), **desired)
 
     creating = op.kind == ProvisioningOp.Kind.MAILBOX_CREATE and password is not None
     _with_domain_limits_refreshed(op, client, server, create if creating else update)
+
+
+def _random_password() -> str:
+    import secrets
+
+    return secrets.token_urlsafe(24) + "aA1!"
 
 
 def _delete_mailbox(op, client, server) -> None:

@@ -67,7 +67,7 @@ def address_in_use(address: str) -> str | None:
 def mailbox_list(*, organization, domain: str | None = None, search: str = ""):
     queryset = (
         Mailbox.objects.filter(organization=organization)
-        .select_related("domain")
+        .select_related("domain", "user")
         .order_by("address")
     )
     if domain:
@@ -82,7 +82,7 @@ def mailbox_list(*, organization, domain: str | None = None, search: str = ""):
 def mailbox_get(*, organization, address: str) -> Mailbox | None:
     return (
         Mailbox.objects.filter(organization=organization, address=(address or "").strip().lower())
-        .select_related("domain__mail_server")
+        .select_related("domain__mail_server", "user")
         .first()
     )
 

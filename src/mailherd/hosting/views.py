@@ -20,6 +20,7 @@ from mailherd.mailcow.selectors import client_endpoints
 from mailherd.operator.selectors import feature_view
 from mailherd.portal.base import org_view, portal_context, run_service
 from mailherd.tenancy.selectors import can_manage_hosting
+from mailherd.webmail.portal_views import mailbox_card_context
 
 PAGE_SIZE = 25
 
@@ -253,6 +254,7 @@ def mailbox_detail(request, address):
         nav="mailboxes",
         endpoints=client_endpoints(mailbox.domain.mail_server) if mailbox.domain.mail_server else None,
         can_change=can_manage_hosting(request.membership),
+        webmail=mailbox_card_context(request, mailbox),
     )
     return render(request, "hosting/mailbox_detail.html", context)
 

@@ -92,7 +92,8 @@ def sso_client_for_mailbox(mailbox):
     server = mailbox.domain.mail_server
     if server is None:
         return None
-    return SsoClient.objects.filter(mail_server=server).first()
+    # Usable once its identity provider was written to Mailcow.
+    return SsoClient.objects.filter(mail_server=server, configured_at__isnull=False).first()
 
 
 def grant_for_access_token(access_token):

@@ -1,15 +1,17 @@
 """Writes for webmail sign-in: the OpenID client of each Mailcow server, mailbox grants."""
 
 import secrets
+from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from oauth2_provider.models import get_application_model
 
 from mailherd.core.actors import Actor
 from mailherd.core.audit import audit_record
-from mailherd.core.errors import ValidationFailed
-from mailherd.webmail.models import MailboxGrant, SsoClient
+from mailherd.core.errors import MailherdError, ValidationFailed
+from mailherd.webmail.models import MailboxGrant, OrganizationWebmail, SsoClient
 
 # Mailcow re-applies a mailbox template whenever a userinfo claim matches a mapper, and
 # crashes on login when no mapper is configured at all. This value is never emitted.
@@ -116,3 +118,137 @@ def grants_revoke(*, actor: Actor, mailbox=None, user=None, reason: str = "") ->
     if user is not None:
         qs = qs.filter(user=user)
     return qs.update(revoked_at=timezone.now())
+
+
+class SsoSetupFailed(MailherdError):
+    code = "webmail_sso_setup_failed"
+    http_status = 502
+
+
+@dataclass
+class SsoSetupReport:
+    sso: SsoClient
+    created: bool
+    attr: dict
+    written: bool = False
+    tested: bool = False
+    lines: list[str] = field(default_factory=list)
+
+
+def webmail_sso_setup(
+    *,
+    actor: Actor,
+    mail_server,
+    webmail_url: str,
+    extra_urls=(),
+    site_url: str | None = None,
+    rotate_secret=False,
+) -> SsoSetupReport:
+    """Register the server's OpenID client and write Mailcow's identity provider through its API.
+
+    Steps (each reported): the confidential client (secret encrypted here,
+    hashed in DOT), `edit/identity-provider` with Mailherd's three URLs and a
+    sentinel mapper, then `edit/identity-provider-test` (Mailcow probes the
+    token URL). Mailcow is called outside any transaction.
+    """
+    from mailherd.mailcow.client import MailcowError
+    from mailherd.mailcow.services import client_for
+
+    sso, created = sso_client_register(
+        actor=actor, mail_server=mail_server, webmail_url=webmail_url, rotate_secret=rotate_secret
+    )
+    base = (site_url or settings.SITE_URL).rstrip("/")
+    attr = identity_provider_attr(sso, site_url=base, extra_urls=extra_urls)
+    report = SsoSetupReport(sso=sso, created=created, attr=attr)
+    report.lines.append(
+        f"{'registered' if created else 'kept'} OpenID client {sso.application.client_id} for {mail_server.name}"
+        f" (redirect URL {sso.webmail_url}{', new secret' if created or rotate_secret else ''})"
+    )
+    now = timezone.now()
+    with client_for(mail_server) as client:
+        try:
+            client.set_identity_provider(attr)
+        except MailcowError as exc:
+            SsoClient.objects.filter(pk=sso.pk).update(
+                last_error=f"edit/identity-provider: {exc}"[:2000]
+            )
+            raise SsoSetupFailed(f"Mailcow refused the identity provider: {exc}")
+        report.written = True
+        report.lines.append(
+            f"wrote Mailcow's identity provider: generic-oidc, {attr['authorize_url']}, {attr['token_url']},"
+            f" {attr['userinfo_url']}, scopes {attr['client_scopes']!r}, login_provisioning 0, ignore_ssl_error 0"
+        )
+        try:
+            client.test_identity_provider(attr)
+            report.tested = True
+            report.lines.append(f"identity-provider-test: Mailcow reached {attr['token_url']}")
+        except MailcowError as exc:
+            report.lines.append(
+                f"identity-provider-test FAILED: Mailcow could not reach {attr['token_url']} ({exc})"
+            )
+    SsoClient.objects.filter(pk=sso.pk).update(
+        configured_at=now,
+        last_test_at=now,
+        last_test_ok=report.tested,
+        last_error=""
+        if report.tested
+        else f"identity-provider-test failed for {attr['token_url']}",
+    )
+    sso.refresh_from_db()
+    audit_record(
+        actor=actor,
+        action="webmail.sso_setup",
+        obj=mail_server,
+        data={
+            "client_id": sso.application.client_id,
+            "webmail_url": sso.webmail_url,
+            "tested": report.tested,
+        },
+    )
+    return report
+
+
+@transaction.atomic
+def organization_sign_in_set(
+    *, actor: Actor, organization, mode: str, require_two_factor: bool | None = None
+) -> tuple[OrganizationWebmail, list[tuple[str, str]]]:
+    """Set the organization's mail sign-in: `password` or `sso` (and whether webmail needs 2FA).
+
+    Switching moves every mailbox through the outbox (sso: a random password
+    first, then authsource generic-oidc). Back to `password`, each mailbox
+    gets a new password, returned once as (address, password) pairs.
+    """
+    from mailherd.hosting.models import Mailbox
+    from mailherd.hosting.services.limits import writable_organization_lock
+    from mailherd.hosting.services.mailboxes import mailbox_update
+
+    if mode not in OrganizationWebmail.SignInMode.values:
+        raise ValidationFailed('The sign-in mode is "password" or "sso".', field="mode")
+    organization = writable_organization_lock(organization_id=organization.pk)
+    settings_row, _ = OrganizationWebmail.objects.get_or_create(organization=organization)
+    changed = settings_row.sign_in_mode != mode
+    settings_row.sign_in_mode = mode
+    if require_two_factor is not None:
+        settings_row.require_two_factor = bool(require_two_factor)
+    settings_row.save()
+    passwords = []
+    if changed:
+        sso = mode == OrganizationWebmail.SignInMode.SSO
+        for address in (
+            Mailbox.objects.filter(organization=organization)
+            .exclude(sso=sso)
+            .values_list("address", flat=True)
+        ):
+            mailbox = mailbox_update(
+                actor=actor, organization=organization, address=address, sso=sso
+            )
+            if getattr(mailbox, "generated_password", None):
+                passwords.append((address, mailbox.generated_password))
+    audit_record(
+        actor=actor,
+        action="webmail.sign_in_mode",
+        organization=organization,
+        obj=organization,
+        data={"mode": mode, "require_two_factor": settings_row.require_two_factor},
+    )
+    return settings_row, passwords

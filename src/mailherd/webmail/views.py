@@ -29,7 +29,7 @@ def webmail_open(request, address):
     if refusal:
         return refused(request, *refusal)
     sso_client = selectors.sso_client_for_mailbox(mailbox)
-    if sso_client is None or sso_client.configured_at is None:
+    if sso_client is None:
         return refused(request, *selectors.Refusal.NO_SERVER, status=409)
     request.session[SESSION_MAILBOX_KEY] = {"id": mailbox.pk}
     audit_record(

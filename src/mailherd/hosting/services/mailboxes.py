@@ -200,6 +200,9 @@ def _create_locked(actor: Actor, organization, outcomes: list[MailboxOutcome], *
                 raise
             outcome.error, outcome.password = error, ""
     accepted = [o for o in outcomes if o.error is None]
+    if accepted and _signs_in_with_sso(organization):
+        for outcome in accepted:  # no mailbox password: the portal signs in, mail apps use app passwords
+            outcome.mailbox.sso, outcome.password = True, ""
     if accepted:
         Mailbox.objects.bulk_create([o.mailbox for o in accepted])
         enqueue_many([
@@ -213,6 +216,12 @@ def _create_locked(actor: Actor, organization, outcomes: list[MailboxOutcome], *
                               "password_hash_given": bool(o.request.password_hash)})
             for o in accepted
         ])
+
+
+def _signs_in_with_sso(organization) -> bool:
+    from mailherd.webmail.selectors import organization_webmail
+
+    return organization_webmail(organization).sign_in_mode == "sso"
 
 
 def _taken_addresses(requests: list[MailboxRequest]) -> set[str]:
@@ -250,6 +259,22 @@ def _prepare(organization, outcome: MailboxOutcome, *, domains: dict, counts: di
     )
 
 
+def _member_by_email(organization, email: str):
+    """The organization's member with this email (None for ""), or a clear error."""
+    from mailherd.tenancy.models import Membership
+
+    email = (email or "").strip().lower()
+    if not email:
+        return None
+    membership = Membership.objects.select_related("user").filter(organization=organization, user__email=email).first()
+    if membership is None:
+        raise ValidationFailed(
+            f"{email} is not a member of this organization: invite them first (as a mailbox user if they should see only their mailboxes).",
+            field="user",
+        )
+    return membership.user
+
+
 def _locked_mailbox(organization, address: str):
     organization, mailbox = organization_row_lock(
         organization_id=organization.pk, model=Mailbox, label="mailbox", address=address
@@ -268,8 +293,17 @@ def mailbox_update(
     name: str | None = None,
     enabled: bool | None = None,
     password_hash: str | None = None,
+    user: str | None = None,
+    sso: bool | None = None,
 ) -> Mailbox:
-    """Change any of password (or its hash), quota (within the plan's storage), display name, enabled."""
+    """Change any of password (or its hash), quota (within the plan's storage), display name, enabled,
+    the member who uses it (`user`: a member's email, "" for nobody) and single sign-on."""
+    generated = ""
+    if sso is False and not (password or password_hash):
+        current = Mailbox.objects.filter(organization=organization, address=(address or "").strip().lower()).first()
+        if current is not None and current.sso:
+            # Mailcow keeps a random hash from the switch to sso: give the mailbox a usable password.
+            generated = password = generate_password()
     new_hash = ""
     if password or password_hash:
         # Hashed before any lock is taken (see hash_requests).
@@ -278,14 +312,27 @@ def mailbox_update(
             raise_errors=True,
         )
         new_hash = outcome.password_hash
-    return _mailbox_update_locked(actor=actor, organization=organization, address=address, new_hash=new_hash,
-                                  quota_mb=quota_mb, name=name, enabled=enabled)
+    mailbox = _mailbox_update_locked(actor=actor, organization=organization, address=address, new_hash=new_hash,
+                                     quota_mb=quota_mb, name=name, enabled=enabled, user=user, sso=sso)
+    if generated and not mailbox.sso:
+        mailbox.generated_password = generated  # shown once
+    return mailbox
 
 
 @transaction.atomic
-def _mailbox_update_locked(*, actor, organization, address, new_hash, quota_mb, name, enabled) -> Mailbox:
+def _mailbox_update_locked(*, actor, organization, address, new_hash, quota_mb, name, enabled, user=None,
+                           sso=None) -> Mailbox:
     organization, mailbox = _locked_mailbox(organization, address)
     changes: dict = {}
+    payload: dict = {}
+    if user is not None:
+        person = _member_by_email(organization, user)
+        if (person.pk if person else None) != mailbox.user_id:
+            mailbox.user = person
+            changes["user"] = person.email if person else ""
+    if sso is not None and bool(sso) != mailbox.sso:
+        changes["sso"] = bool(sso)
+        payload["sso_switch"] = "on" if sso else "off"
     if quota_mb is not None:
         quota = _clean_quota(quota_mb)
         if quota > mailbox.quota_mb:
@@ -301,12 +348,23 @@ def _mailbox_update_locked(*, actor, organization, address, new_hash, quota_mb, 
         changes["name"] = _clean_name(name)
     if enabled is not None and bool(enabled) != mailbox.enabled:
         changes["enabled"] = bool(enabled)
+    if new_hash and mailbox.sso and "sso" not in changes:
+        raise ValidationFailed(
+            "This mailbox signs in through the portal and has no password: use an app password for mail apps.",
+            field="password",
+        )
     if not changes and not new_hash:
         return mailbox
+    if set(changes) == {"user"} and not new_hash:  # who reads it is Mailherd's own business
+        mailbox.save(update_fields=["user", "updated_at"])
+        audit_record(actor=actor, action="mailbox.update", organization=organization, obj=mailbox, data=changes)
+        return mailbox
     for attribute, value in changes.items():
-        setattr(mailbox, attribute, value)
+        if attribute != "user":
+            setattr(mailbox, attribute, value)
     if new_hash:
         mailbox.password_hash = new_hash
+        payload["password_changed"] = True
     mailbox.sync_status = SyncStatus.PENDING
     mailbox.save()
     enqueue(
@@ -314,7 +372,7 @@ def _mailbox_update_locked(*, actor, organization, address, new_hash, quota_mb, 
         object_key=mailbox_key(mailbox.address),
         organization=organization,
         domain_name=mailbox.domain.name,
-        payload={"password_changed": True} if new_hash else None,
+        payload=payload or None,
     )
     audit_record(
         actor=actor,

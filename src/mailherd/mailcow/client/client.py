@@ -61,6 +61,16 @@ def _access_attrs(access: Mapping[Protocol | str, bool] | None) -> dict[str, int
     return attrs
 
 
+AUTHSOURCES = ("mailcow", "generic-oidc", "keycloak", "ldap")
+
+
+def _check_authsource(value: str) -> str:
+    # Mailcow silently stores "mailcow" for anything but "mailcow" and the configured type.
+    if value not in AUTHSOURCES:
+        raise MailcowValidationError(f"authsource must be one of {AUTHSOURCES}", field="authsource")
+    return value
+
+
 def _nothing_to_change(attr: dict[str, Any]) -> None:
     if not attr:
         raise MailcowValidationError("no attribute to change was given", field="attr")
@@ -280,6 +290,7 @@ class MailcowClient(ExtrasMixin):
         access: Mapping[Protocol | str, bool] | None = None,
         force_pw_update: bool = False,
         tags: Iterable[str] = (),
+        authsource: str | None = None,
     ) -> WriteResult:
         """Create a mailbox with a quota in MiB (0 = unlimited).
 
@@ -305,6 +316,8 @@ class MailcowClient(ExtrasMixin):
         }
         if name is not None:
             attr["name"] = v.check_text(name, field="name")
+        if authsource is not None:
+            attr["authsource"] = _check_authsource(authsource)
         tag_list = [v.check_text(t, field="tags", max_length=64) for t in tags]
         if tag_list:
             attr["tags"] = tag_list
@@ -333,6 +346,7 @@ class MailcowClient(ExtrasMixin):
         name: str | None = None,
         access: Mapping[Protocol | str, bool] | None = None,
         force_pw_update: bool | None = None,
+        authsource: str | None = None,
     ) -> WriteResult:
         """Change a mailbox; omitted attributes keep their value.
 
@@ -353,6 +367,8 @@ class MailcowClient(ExtrasMixin):
             attr["name"] = v.check_text(name, field="name")
         if force_pw_update is not None:
             attr["force_pw_update"] = flag(force_pw_update)
+        if authsource is not None:
+            attr["authsource"] = _check_authsource(authsource)
         _nothing_to_change(attr)
         return self._edit("mailbox", [target], attr)
 

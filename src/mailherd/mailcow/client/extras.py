@@ -270,6 +270,32 @@ class ExtrasMixin(ClientBase):
             status=200,
         )
 
+    # -- identity provider (single sign-on) -------------------------------------
+
+    def get_identity_provider(self) -> dict[str, Any] | None:
+        """The one identity provider's settings, or None. Mailcow returns ``client_secret`` in clear."""
+        return self._get_object("get/identity-provider")
+
+    def set_identity_provider(self, attr: dict[str, Any]) -> WriteResult:
+        """Write the identity provider (``edit/identity-provider``).
+
+        Mailcow names the first missing field (``["required_data_missing",
+        "authorize_url"]``) and refuses to change the type while mailboxes use
+        another authsource (``authsource_in_use``); it contacts nothing.
+        """
+        if not isinstance(attr, dict) or not attr.get("authsource"):
+            raise v.MailcowValidationError("attr must name an authsource", field="authsource")
+        return self._edit("identity-provider", ["identity-provider"], dict(attr))
+
+    def test_identity_provider(self, attr: dict[str, Any]) -> WriteResult:
+        """``edit/identity-provider-test``: for generic-oidc Mailcow sends one OPTIONS to
+        ``token_url`` and wants 200; otherwise it answers "Cannot edit item" (raised)."""
+        return self._edit("identity-provider-test", ["identity-provider"], dict(attr))
+
+    def delete_identity_provider(self) -> WriteResult:
+        """Remove the identity provider (``authsource_in_use`` while mailboxes use it)."""
+        return self._delete("identity-provider", ["identity-provider"])
+
     # -- app passwords -------------------------------------------------------
 
     def add_app_password(

@@ -164,6 +164,8 @@ WRITES: dict[tuple[str, str], Writer] = {
     ("edit", "rl-domain"): lambda s, o, a, i: s.edit_ratelimit("domain", _merge("object")(a, i)),
     ("edit", "rl-mbox"): lambda s, o, a, i: s.edit_ratelimit("mailbox", _merge("object")(a, i)),
     ("edit", "qitem"): lambda s, o, a, i: s.edit_qitem(_merge("id")(a, i)),
+    ("edit", "identity-provider"): lambda s, o, a, i: s.edit_identity_provider(a),
+    ("edit", "identity-provider-test"): lambda s, o, a, i: s.test_identity_provider(a),
     ("delete", "domain"): lambda s, o, a, i: s.delete_domain({"domain": i}),
     ("delete", "mailbox"): lambda s, o, a, i: s.delete_mailbox({"username": i}),
     ("delete", "alias"): lambda s, o, a, i: s.delete_alias({"id": i}),
@@ -174,6 +176,7 @@ WRITES: dict[tuple[str, str], Writer] = {
     ("delete", "syncjob"): lambda s, o, a, i: s.delete_syncjob({"id": i}),
     ("delete", "filter"): lambda s, o, a, i: s.delete_filter({"id": i}),
     ("delete", "qitem"): lambda s, o, a, i: s.delete_qitem({"id": i}),
+    ("delete", "identity-provider"): lambda s, o, a, i: s.delete_identity_provider({"items": i}),
 }
 GENERIC_FAILURE = {
     "add": "Cannot add item",

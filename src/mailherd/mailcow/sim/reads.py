@@ -176,4 +176,6 @@ READS: dict[str, tuple[Handler, str]] = {
     "filters": (_filters, "{}"),
     "status": (_status, "{}"),
     "mailq": (lambda state, obj, extra, query: [], "[]"),
+    # The whole config, client_secret in clear (reference mailcow-sso.md §1).
+    "identity-provider": (lambda state, obj, extra, query: dict(state.identity_provider), "{}"),
 }

@@ -28,6 +28,7 @@ from .api import KeyRing, MailcowApi
 from .control import SimControl, control_routes
 from .dkim import SHARED_POOL
 from .state import DEFAULT_HOSTNAME, DEFAULT_VERSION, SimState
+from .web import web_routes
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8090
@@ -52,6 +53,7 @@ def build_app(
     routes = [
         *control_routes(sim_state, control, keys),
         Route("/api/v1/{query:path}", api.endpoint, methods=methods),
+        *web_routes(sim_state),  # the browser side of single sign-on
     ]
     app = Starlette(routes=routes)
     app.state.sim_state = sim_state

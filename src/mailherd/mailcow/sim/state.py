@@ -38,11 +38,12 @@ from .models import (
 from .php import empty, idn_to_ascii, intval, is_valid_domain_name, now, split_list
 from .state_extras import ExtrasState
 from .state_mailboxes import MailboxAliasState
+from .state_sso import IdentityProviderState
 
 __all__ = ["DEFAULT_HOSTNAME", "DEFAULT_VERSION", "MIB", "SimState", "entry"]
 
 
-class SimState(MailboxAliasState, ExtrasState):
+class SimState(MailboxAliasState, ExtrasState, IdentityProviderState):
     """Mailcow's data (MariaDB + Redis) for one simulated server."""
 
     def __init__(
@@ -70,6 +71,7 @@ class SimState(MailboxAliasState, ExtrasState):
             self.rate_limits: dict[str, tuple[int, str]] = {}
             self.dkim: dict[str, SimDkim] = {}
             self.reset_extras()
+            self.reset_identity_provider()
 
     # -- derived values -------------------------------------------------------
 

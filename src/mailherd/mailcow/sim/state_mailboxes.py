@@ -52,6 +52,7 @@ class MailboxAliasState:
         def password_check(self, password: Any, password2: Any) -> list[Entry]: ...
         def edit_ratelimit(self, kind: str, attr: dict[str, Any]) -> tuple[list[Entry], bool]: ...
         def forget_mailbox_links(self, username: str) -> None: ...
+        def authsource_for(self, wanted: Any) -> str: ...
 
     # -- mailboxes -------------------------------------------------------------
 
@@ -86,9 +87,12 @@ class MailboxAliasState:
                 return fail(["object_exists", username])
             if username in self.alias_by_address:
                 return fail(["is_alias", username])
-            problems = self.password_check(attr.get("password"), attr.get("password2"))
-            if problems:
-                return problems, False
+            # Only "mailcow" or the configured provider's type; anything else silently "mailcow".
+            authsource = self.authsource_for(attr.get("authsource", "mailcow"))
+            if authsource == "mailcow":
+                problems = self.password_check(attr.get("password"), attr.get("password2"))
+                if problems:
+                    return problems, False
             count, allocated = self.domain_usage(domain)
             if count >= dom.mailboxes:
                 return fail(["max_mailbox_exceeded", count, dom.mailboxes])
@@ -120,9 +124,11 @@ class MailboxAliasState:
                 domain=domain,
                 name=name,
                 quota=quota_m * MIB,
-                password=hash_password(str(attr.get("password"))),
+                # A non-mailcow mailbox has its password discarded (stored empty).
+                password=hash_password(str(attr.get("password"))) if authsource == "mailcow" else "",
                 active=active,
                 attributes=attributes,
+                authsource=authsource,
                 tags=[str(t) for t in attr.get("tags") or [] if t]
                 if isinstance(attr.get("tags"), list)
                 else [],
@@ -157,7 +163,14 @@ class MailboxAliasState:
                             entry("danger", log, ["mailbox_quota_left_exceeded", limit_m])
                         )
                         continue
-                if not empty(attr.get("password")):
+                if "authsource" in attr:
+                    # Switching keeps the old hash; switching back revives it (observed).
+                    mailbox.authsource = self.authsource_for(attr["authsource"])
+                    if mailbox.authsource != "mailcow":
+                        mailbox.attributes["force_pw_update"] = "0"
+                if not empty(attr.get("password")) and mailbox.authsource != "mailcow":
+                    pass  # answered mailbox_modified, changed nothing (observed)
+                elif not empty(attr.get("password")):
                     problems = self.password_check(attr.get("password"), attr.get("password2"))
                     if problems:
                         entries += problems

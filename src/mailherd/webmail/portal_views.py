@@ -1,0 +1,118 @@
+"""Portal pages: the organization's mail sign-in, who uses a mailbox, "my mailboxes"."""
+
+from django.contrib import messages
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from mailherd.hosting import services as hosting_services
+from mailherd.hosting.selectors import mailbox_get
+from mailherd.portal.base import org_view, portal_context, run_service
+from mailherd.tenancy.selectors import can_manage_hosting, membership_list
+from mailherd.webmail import selectors, services
+from mailherd.webmail.forms import MailboxUserForm, SignInForm
+
+
+@org_view
+def sign_in_settings(request):
+    row = selectors.organization_webmail(request.organization)
+    form = SignInForm(
+        request.POST or None,
+        initial={"mode": row.sign_in_mode, "require_two_factor": row.require_two_factor},
+    )
+    allowed = can_manage_hosting(request.membership)
+    if request.method == "POST" and allowed and form.is_valid():
+        result = run_service(
+            request,
+            form,
+            lambda: services.organization_sign_in_set(
+                actor=request.actor,
+                organization=request.organization,
+                mode=form.cleaned_data["mode"],
+                require_two_factor=form.cleaned_data["require_two_factor"],
+            ),
+        )
+        if result:
+            _, passwords = result
+            request.session["shown_once_passwords"] = passwords
+            messages.success(
+                request, "Mail sign-in saved. Mailboxes are being updated on the mail server."
+            )
+            return redirect("webmail:sign_in", org_slug=request.organization.slug)
+    context = portal_context(
+        request,
+        form=form,
+        can_change=allowed,
+        nav="mail_sign_in",
+        passwords=request.session.pop("shown_once_passwords", None),
+    )
+    return render(request, "webmail/sign_in.html", context)
+
+
+@org_view
+@require_POST
+def mailbox_user(request, address):
+    """Assign the mailbox to a member and switch its single sign-on (PATCH /mailboxes/{address})."""
+    mailbox = mailbox_get(organization=request.organization, address=address)
+    if mailbox is None:
+        raise Http404
+    if not can_manage_hosting(request.membership):
+        raise Http404
+    form = MailboxUserForm(request.POST, members=membership_list(organization=request.organization))
+    if form.is_valid():
+        done = run_service(
+            request,
+            form,
+            lambda: hosting_services.mailbox_update(
+                actor=request.actor,
+                organization=request.organization,
+                address=mailbox.address,
+                user=form.cleaned_data["user"],
+                sso=form.cleaned_data["sso"],
+            ),
+        )
+        if done:
+            if getattr(done, "generated_password", None):
+                request.session["shown_once_password"] = {
+                    "address": mailbox.address,
+                    "password": done.generated_password,
+                }
+            messages.success(request, "Saved.")
+        else:
+            messages.error(
+                request,
+                " ".join(str(e) for e in form.non_field_errors() + form.errors.get("user", []))
+                or "Not saved.",
+            )
+    return redirect(
+        "hosting:mailbox_detail", org_slug=request.organization.slug, address=mailbox.address
+    )
+
+
+def mailbox_card_context(request, mailbox) -> dict:
+    """What the mailbox page shows about its user and webmail (hosting's page includes it)."""
+    refusal = selectors.mailbox_refusal(user=request.user, mailbox=mailbox)
+    return {
+        "user_form": MailboxUserForm(
+            initial={"user": mailbox.user.email if mailbox.user_id else "", "sso": mailbox.sso},
+            members=membership_list(organization=request.organization),
+        ),
+        "can_open": refusal is None and selectors.sso_client_for_mailbox(mailbox) is not None,
+        "refusal": refusal[1] if refusal and mailbox.user_id == request.user.pk else "",
+    }
+
+
+@org_view
+def my_mailboxes(request):
+    boxes = list(selectors.mailboxes_for_user(user=request.user, organization=request.organization))
+    rows = [
+        {
+            "mailbox": box,
+            "refusal": (selectors.mailbox_refusal(user=request.user, mailbox=box) or (None, ""))[1],
+            "ready": selectors.sso_client_for_mailbox(box) is not None,
+        }
+        for box in boxes
+    ]
+    return render(
+        request, "webmail/my_mailboxes.html", portal_context(request, rows=rows, nav="my_mailboxes")
+    )
