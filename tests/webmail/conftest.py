@@ -127,11 +127,16 @@ def sim_acme(tenants, sim):
 def api(client, tenants):
     from mailherd.api.services import api_token_create
 
-    _token, plaintext = api_token_create(actor=Actor.for_user(tenants.alice), organization=tenants.acme, name="t")
+    _token, plaintext = api_token_create(
+        actor=Actor.for_user(tenants.alice), organization=tenants.acme, name="t"
+    )
 
     def call(method, path, json=None):
         response = getattr(client, method)(
-            "/api/v1" + path, data=json, content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {plaintext}"
+            "/api/v1" + path,
+            data=json,
+            content_type="application/json",
+            HTTP_AUTHORIZATION=f"Bearer {plaintext}",
         )
         return response.status_code, (response.json() if response.content else None)
 

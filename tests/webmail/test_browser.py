@@ -120,3 +120,24 @@ def test_suspended_organization_cannot_open_webmail(world, live_server, page):
     assert response.status == 403
     assert "suspended" in page.locator("[role=alert]").inner_text()
     screenshot(page, "webmail-refused-desktop")
+
+
+def test_mailbox_user_pages_on_desktop_and_phone(world, live_server, page, phone_page):
+    slug = world["acme"].slug
+    for view, suffix in ((page, "desktop"), (phone_page, "phone")):
+        sign_in(view, live_server, "carol@acme.test")
+        view.goto(f"{live_server.url}/o/{slug}/my-mailboxes/")
+        assert view.get_by_role("link", name="Open webmail").is_visible()
+        screenshot(view, f"webmail-my-mailboxes-{suffix}")
+        view.get_by_role("link", name="carol@acme.test").click()
+        view.fill("input[name=name]", f"Laptop {suffix}")
+        view.get_by_role("button", name="Create app password").click()
+        assert view.locator("#new-app-password").inner_text()
+        screenshot(view, f"webmail-mailbox-self-{suffix}")
+        view.context.clear_cookies()
+        sign_in(view, live_server, "owner@acme.test")
+        view.goto(f"{live_server.url}/o/{slug}/mail-sign-in/")
+        screenshot(view, f"webmail-sign-in-settings-{suffix}")
+        view.goto(f"{live_server.url}/o/{slug}/mailboxes/carol@acme.test/")
+        view.locator("#webmail-card").scroll_into_view_if_needed()
+        screenshot(view, f"webmail-mailbox-card-{suffix}")

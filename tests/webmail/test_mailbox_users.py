@@ -15,7 +15,12 @@ def _member(tenants, email):
 
 def test_assign_a_member_and_switch_sso_through_the_api(api, tenants, sim, sim_acme):
     _member(tenants, "carol@acme.test")
-    mailbox_create(actor=Actor.system(), organization=tenants.acme, address="carol@acme.test", password="Old-Password-1234")
+    mailbox_create(
+        actor=Actor.system(),
+        organization=tenants.acme,
+        address="carol@acme.test",
+        password="Old-Password-1234",
+    )
     outbox_drain()
     old_hash = sim.state.mailboxes["carol@acme.test"].password
 

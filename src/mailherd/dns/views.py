@@ -346,7 +346,18 @@ def _server_context(request, domain, email: str = "") -> dict:
         "smtp_port": endpoints.smtp_port,
         "smtp_ssl": endpoints.smtp_ssl,
         "webmail_url": endpoints.webmail_url,
+        # Single sign-on mailboxes have no password: mail apps need an app password.
+        "app_password_needed": _uses_app_passwords(domain, email),
     }
+
+
+def _uses_app_passwords(domain, email: str) -> bool:
+    from mailherd.webmail.selectors import organization_webmail
+
+    mailbox = Mailbox.objects.filter(address=(email or "").strip().lower(), domain=domain).only("sso").first()
+    if mailbox is not None:
+        return mailbox.sso
+    return organization_webmail(domain.organization).sign_in_mode == "sso"
 
 
 def _email_domain(value: str) -> str:

@@ -183,6 +183,10 @@ class ProvisioningOp(models.Model):
         ALIAS_CREATE = "alias.create"
         ALIAS_UPDATE = "alias.update"
         ALIAS_DELETE = "alias.delete"
+        # Ordered with their mailbox's rows (same object key); handlers in mailherd.webmail.
+        APP_PASSWORD_CREATE = "app_password.create"
+        APP_PASSWORD_DELETE = "app_password.delete"
+        MAILBOX_AUTOREPLY = "mailbox.autoreply"
 
     organization = models.ForeignKey(
         "tenancy.Organization",

@@ -313,3 +313,70 @@ def update_alias(ctx: Context, args: AliasUpdate) -> dict:
 def delete_alias(ctx: Context, args: Address) -> dict:
     services.alias_delete(actor=ctx.actor, organization=ctx.organization, address=args.address)
     return {"deleted": args.address}
+
+
+# -- app passwords -----------------------------------------------------------------
+
+
+class AppPasswordCreate(Args):
+    address: str = Field(..., description="The mailbox's email address")
+    name: str = Field(..., description="The app or device that will use it, e.g. Thunderbird")
+    protocols: list[str] = Field(
+        ["imap", "smtp"],
+        description="Any of imap, smtp, pop3, dav (CalDAV/CardDAV), eas (ActiveSync), sieve",
+    )
+
+
+class AppPasswordDelete(Args):
+    address: str = Field(..., description="The mailbox's email address")
+    id: int = Field(..., description="The app password's id (from list_app_passwords)")
+
+
+@tool(
+    "create_app_password",
+    "Create a password for one mail app on a mailbox (needed for mail apps when the mailbox uses "
+    "single sign-on). The password is returned once in `password`.",
+    AppPasswordCreate,
+)
+def create_app_password(ctx: Context, args: AppPasswordCreate) -> dict:
+    from mailherd.webmail import app_passwords
+
+    row, password = app_passwords.app_password_create(
+        actor=ctx.actor,
+        organization=ctx.organization,
+        address=args.address,
+        name=args.name,
+        protocols=args.protocols,
+    )
+    return app_passwords.app_password_out(row, password)
+
+
+@tool(
+    "list_app_passwords",
+    "A mailbox's app passwords (names and protocols, never the passwords).",
+    Address,
+    read_only=True,
+)
+def list_app_passwords(ctx: Context, args: Address) -> dict:
+    from mailherd.webmail import app_passwords
+
+    rows = app_passwords.app_password_list(organization=ctx.organization, address=args.address)
+    return {"app_passwords": [app_passwords.app_password_out(row) for row in rows]}
+
+
+@tool(
+    "delete_app_password",
+    "Revoke an app password: the app using it can no longer sign in.",
+    AppPasswordDelete,
+    destructive=True,
+)
+def delete_app_password(ctx: Context, args: AppPasswordDelete) -> dict:
+    from mailherd.webmail import app_passwords
+
+    app_passwords.app_password_delete(
+        actor=ctx.actor,
+        organization=ctx.organization,
+        address=args.address,
+        app_password_id=args.id,
+    )
+    return {"deleted": args.id}

@@ -1,9 +1,10 @@
 """REST API for mail sign-in: the organization's mode (mailbox users and sso are on PATCH /mailboxes)."""
 
-from ninja import Field, Router, Schema
+from ninja import Field, Router, Schema, Status
 
+from mailherd.core.errors import NotFound
 from mailherd.hosting.api import ErrorOut
-from mailherd.webmail import selectors, services
+from mailherd.webmail import app_passwords, autoreply, selectors, services
 
 router = Router(tags=["mail sign-in"])
 
@@ -45,3 +46,107 @@ def sign_in_set(request, body: SignInIn):
         require_two_factor=body.require_two_factor,
     )
     return {**_out(row), "passwords": dict(passwords)}
+
+
+# -- app passwords -----------------------------------------------------------------
+
+
+class AppPasswordIn(Schema):
+    name: str = Field(..., description="The app or device that uses it")
+    protocols: list[str] = Field(
+        default_factory=lambda: ["imap", "smtp"],
+        description="Any of imap, smtp, pop3, dav, eas, sieve",
+    )
+
+
+class AppPasswordOut(Schema):
+    id: int
+    name: str
+    protocols: list[str]
+    status: str = Field(..., description='"pending" until the mail server has it, then "active"')
+    created_at: str
+
+
+class AppPasswordCreatedOut(AppPasswordOut):
+    password: str = Field(
+        ..., description="Shown once; use it in the mail app instead of a mailbox password"
+    )
+
+
+@router.post(
+    "/mailboxes/{address}/app-passwords",
+    response={201: AppPasswordCreatedOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
+)
+def app_passwords_create(request, address: str, body: AppPasswordIn):
+    app_password, password = app_passwords.app_password_create(
+        actor=request.actor,
+        organization=request.organization,
+        address=address,
+        name=body.name,
+        protocols=body.protocols,
+    )
+    return Status(201, app_passwords.app_password_out(app_password, password))
+
+
+@router.get(
+    "/mailboxes/{address}/app-passwords", response={200: list[AppPasswordOut], 404: ErrorOut}
+)
+def app_passwords_list(request, address: str):
+    rows = app_passwords.app_password_list(organization=request.organization, address=address)
+    return [app_passwords.app_password_out(row) for row in rows]
+
+
+@router.delete(
+    "/mailboxes/{address}/app-passwords/{app_password_id}",
+    response={204: None, 404: ErrorOut, 409: ErrorOut},
+)
+def app_passwords_delete(request, address: str, app_password_id: int):
+    app_passwords.app_password_delete(
+        actor=request.actor,
+        organization=request.organization,
+        address=address,
+        app_password_id=app_password_id,
+    )
+    return Status(204, None)
+
+
+# -- out-of-office ---------------------------------------------------------------------
+
+
+class AutoReplyIo(Schema):
+    enabled: bool
+    subject: str = ""
+    message: str = ""
+    starts_on: str | None = Field(None, description="YYYY-MM-DD, first day (optional)")
+    ends_on: str | None = Field(None, description="YYYY-MM-DD, last day (optional)")
+
+
+def _reply_out(reply) -> dict:
+    return {
+        "enabled": reply.enabled,
+        "subject": reply.subject,
+        "message": reply.message,
+        "starts_on": reply.starts_on.isoformat() if reply.starts_on else None,
+        "ends_on": reply.ends_on.isoformat() if reply.ends_on else None,
+    }
+
+
+@router.get("/mailboxes/{address}/out-of-office", response={200: AutoReplyIo, 404: ErrorOut})
+def autoreply_get(request, address: str):
+    from mailherd.hosting.selectors import mailbox_get
+
+    mailbox = mailbox_get(organization=request.organization, address=address)
+    if mailbox is None:
+        raise NotFound("No such mailbox.")
+    return _reply_out(autoreply.autoreply_get(mailbox))
+
+
+@router.put(
+    "/mailboxes/{address}/out-of-office",
+    response={200: AutoReplyIo, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
+)
+def autoreply_put(request, address: str, body: AutoReplyIo):
+    reply = autoreply.autoreply_set(
+        actor=request.actor, organization=request.organization, address=address, **body.dict()
+    )
+    return _reply_out(reply)

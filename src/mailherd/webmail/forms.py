@@ -1,6 +1,6 @@
 from django import forms
 
-from mailherd.webmail.models import OrganizationWebmail
+from mailherd.webmail.models import AppPassword, OrganizationWebmail
 
 
 class SignInForm(forms.Form):
@@ -28,3 +28,40 @@ class MailboxUserForm(forms.Form):
         self.fields["user"].choices = [("", "Nobody")] + [
             (m.user.email, m.user.email) for m in members
         ]
+
+
+class AppPasswordForm(forms.Form):
+    name = forms.CharField(
+        label="App or device", max_length=60, help_text="e.g. Thunderbird on my laptop"
+    )
+    protocols = forms.MultipleChoiceField(
+        label="It may use",
+        choices=list(AppPassword.PROTOCOLS.items()),
+        initial=["imap", "smtp"],
+        widget=forms.CheckboxSelectMultiple,
+    )
+
+
+class OwnPasswordForm(forms.Form):
+    password = forms.CharField(label="New password", widget=forms.PasswordInput(render_value=False))
+    password2 = forms.CharField(label="Repeat it", widget=forms.PasswordInput(render_value=False))
+
+    def clean(self):
+        data = super().clean()
+        if data.get("password") and data.get("password") != data.get("password2"):
+            self.add_error("password2", "The two passwords differ.")
+        return data
+
+
+class AutoReplyForm(forms.Form):
+    enabled = forms.BooleanField(label="Send an out-of-office reply", required=False)
+    subject = forms.CharField(label="Subject", max_length=200, required=False)
+    message = forms.CharField(
+        label="Reply", widget=forms.Textarea(attrs={"rows": 4}), required=False
+    )
+    starts_on = forms.DateField(
+        label="From", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    ends_on = forms.DateField(
+        label="Until", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )

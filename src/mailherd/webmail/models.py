@@ -108,3 +108,64 @@ class OrganizationWebmail(models.Model):
 
     def __str__(self) -> str:
         return f"Mail sign-in of {self.organization}"
+
+
+class AppPassword(models.Model):
+    """A password for one mail app on one mailbox (Mailcow's app-passwd), shown once.
+
+    The password reaches Mailcow through the outbox (encrypted in the row,
+    wiped once applied); Mailherd keeps only its name, protocols and Mailcow's id.
+    """
+
+    PROTOCOLS = {
+        "imap": "IMAP",
+        "smtp": "SMTP",
+        "pop3": "POP3",
+        "dav": "CalDAV/CardDAV",
+        "eas": "ActiveSync",
+        "sieve": "Sieve",
+    }
+
+    mailbox = models.ForeignKey(
+        "hosting.Mailbox", on_delete=models.CASCADE, related_name="app_passwords"
+    )
+    name = models.CharField(max_length=100)
+    protocols = models.JSONField(default=list)
+    mailcow_id = models.PositiveIntegerField(null=True, blank=True)
+    sync_status = models.CharField(max_length=20, default="pending")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} on {self.mailbox}"
+
+    @property
+    def mailcow_name(self) -> str:
+        """Unique on the server, so a retried add is recognised."""
+        return f"{self.name} (#{self.pk})"
+
+
+class AutoReply(models.Model):
+    """A mailbox's out-of-office reply: a Sieve vacation script of its own on Mailcow.
+
+    Written with `add/filter` as a *postfilter* described AUTOREPLY_DESCRIPTION;
+    the rules app's filters have their own description, so neither replaces the other.
+    """
+
+    mailbox = models.OneToOneField(
+        "hosting.Mailbox", on_delete=models.CASCADE, related_name="autoreply"
+    )
+    enabled = models.BooleanField(default=False)
+    subject = models.CharField(max_length=200, blank=True)
+    message = models.TextField(blank=True)
+    starts_on = models.DateField(null=True, blank=True)
+    ends_on = models.DateField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"Out-of-office of {self.mailbox}"

@@ -11,6 +11,7 @@ from mailherd.portal.base import org_view, portal_context, run_service
 from mailherd.tenancy.selectors import can_manage_hosting, membership_list
 from mailherd.webmail import selectors, services
 from mailherd.webmail.forms import MailboxUserForm, SignInForm
+from mailherd.webmail.models import AppPassword
 
 
 @org_view
@@ -116,3 +117,129 @@ def my_mailboxes(request):
     return render(
         request, "webmail/my_mailboxes.html", portal_context(request, rows=rows, nav="my_mailboxes")
     )
+
+
+def _own_mailbox_or_404(request, address):
+    """The mailbox's own page: its assigned user, or the organization's hosting managers."""
+    mailbox = mailbox_get(organization=request.organization, address=address)
+    if mailbox is None or not (
+        mailbox.user_id == request.user.pk or can_manage_hosting(request.membership)
+    ):
+        raise Http404
+    return mailbox
+
+
+@org_view
+def mailbox_self(request, address):
+    from mailherd.webmail import app_passwords, autoreply
+    from mailherd.webmail.forms import AppPasswordForm, AutoReplyForm, OwnPasswordForm
+
+    mailbox = _own_mailbox_or_404(request, address)
+    page = redirect(
+        "webmail:mailbox_self", org_slug=request.organization.slug, address=mailbox.address
+    )
+    create_form = AppPasswordForm(
+        request.POST if request.POST.get("form") == "app_password" else None
+    )
+    password_form = OwnPasswordForm(
+        request.POST if request.POST.get("form") == "password" else None
+    )
+    reply = autoreply.autoreply_get(mailbox)
+    reply_form = AutoReplyForm(
+        request.POST if request.POST.get("form") == "autoreply" else None,
+        initial={
+            "enabled": reply.enabled,
+            "subject": reply.subject,
+            "message": reply.message,
+            "starts_on": reply.starts_on,
+            "ends_on": reply.ends_on,
+        },
+    )
+    if request.method == "POST":
+        action = request.POST.get("form")
+        if action == "app_password" and create_form.is_valid():
+            result = run_service(
+                request,
+                create_form,
+                lambda: app_passwords.app_password_create(
+                    actor=request.actor,
+                    organization=request.organization,
+                    address=mailbox.address,
+                    name=create_form.cleaned_data["name"],
+                    protocols=create_form.cleaned_data["protocols"],
+                ),
+            )
+            if result:
+                row, password = result
+                request.session["shown_once_app_password"] = {
+                    "id": row.pk,
+                    "name": row.name,
+                    "password": password,
+                }
+                return page
+        elif action == "revoke":
+            done = run_service(
+                request,
+                None,
+                lambda: (
+                    app_passwords.app_password_delete(
+                        actor=request.actor,
+                        organization=request.organization,
+                        address=mailbox.address,
+                        app_password_id=request.POST.get("id"),
+                    )
+                    or True
+                ),
+            )
+            if done:
+                messages.success(
+                    request, "App password revoked: the app using it can no longer sign in."
+                )
+            return page
+        elif action == "autoreply" and reply_form.is_valid():
+            done = run_service(
+                request,
+                reply_form,
+                lambda: autoreply.autoreply_set(
+                    actor=request.actor,
+                    organization=request.organization,
+                    address=mailbox.address,
+                    **reply_form.cleaned_data,
+                ),
+            )
+            if done:
+                messages.success(
+                    request,
+                    "Out-of-office reply saved." if done.enabled else "Out-of-office reply off.",
+                )
+                return page
+        elif action == "password" and password_form.is_valid():
+            done = run_service(
+                request,
+                password_form,
+                lambda: hosting_services.mailbox_update(
+                    actor=request.actor,
+                    organization=request.organization,
+                    address=mailbox.address,
+                    password=password_form.cleaned_data["password"],
+                ),
+            )
+            if done:
+                messages.success(request, "Password changed. Mail apps need the new password now.")
+                return page
+    context = portal_context(
+        request,
+        mailbox=mailbox,
+        app_passwords=app_passwords.app_password_list(
+            organization=request.organization, address=mailbox.address
+        ),
+        protocol_names=AppPassword.PROTOCOLS,
+        create_form=create_form,
+        password_form=password_form,
+        reply_form=reply_form,
+        reply=reply,
+        new_app_password=request.session.pop("shown_once_app_password", None),
+        webmail=mailbox_card_context(request, mailbox),
+        nav="my_mailboxes",
+    )
+    return render(request, "webmail/mailbox_self.html", context)

@@ -54,7 +54,11 @@ def sieve_error(script: str) -> str | None:
     script from garbage, as the recorded ``sieve_error`` case needs.
     """
     depth = 0
-    for number, raw in enumerate(script.replace("\r\n", "\n").split("\n"), start=1):
+    # Quoted strings may span lines (RFC 5228 §2.4.2): blank them out, keeping the line count.
+    script = re.sub(
+        r'"(?:[^"\\]|\\.)*"', lambda m: '"' + "\n" * m.group(0).count("\n") + '"', script.replace("\r\n", "\n")
+    )
+    for number, raw in enumerate(script.split("\n"), start=1):
         line = raw.split("#", 1)[0].strip()
         if not line:
             continue
