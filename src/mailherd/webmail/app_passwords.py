@@ -71,7 +71,11 @@ def app_password_create(
         )
     password = generate_app_password()
     app_password = AppPassword.objects.create(
-        mailbox=mailbox, name=clean_name, protocols=wanted, created_by=actor.user
+        mailbox=mailbox,
+        name=clean_name,
+        protocols=wanted,
+        created_by=actor.user,
+        pending_secret=password,
     )
     enqueue(
         kind=ProvisioningOp.Kind.APP_PASSWORD_CREATE,
@@ -79,7 +83,6 @@ def app_password_create(
         organization=organization,
         domain_name=mailbox.domain.name,
         payload={"app_password_id": app_password.pk},
-        secret=password,
     )
     audit_record(
         actor=actor,
@@ -165,16 +168,16 @@ def _apply_create(op, client, server) -> None:
     if existing:  # an earlier attempt got through
         created = existing[0]
     else:
-        if not op.secret:
+        if not app_password.pending_secret:
             raise Transient("the app password's secret is gone; revoke it and create a new one")
         created = client.add_app_password(
             address,
             name=app_password.mailcow_name,
-            password=op.secret,
+            password=app_password.pending_secret,
             protocols=app_password.protocols,
         )
     AppPassword.objects.filter(pk=app_password.pk).update(
-        mailcow_id=created.id, sync_status="active"
+        mailcow_id=created.id, sync_status="active", pending_secret=""
     )
 
 

@@ -113,8 +113,9 @@ class OrganizationWebmail(models.Model):
 class AppPassword(models.Model):
     """A password for one mail app on one mailbox (Mailcow's app-passwd), shown once.
 
-    The password reaches Mailcow through the outbox (encrypted in the row,
-    wiped once applied); Mailherd keeps only its name, protocols and Mailcow's id.
+    The password reaches Mailcow through the outbox (kept encrypted in
+    `pending_secret` until applied, then wiped); afterwards Mailherd keeps only
+    its name, protocols and Mailcow's id.
     """
 
     PROTOCOLS = {
@@ -132,6 +133,8 @@ class AppPassword(models.Model):
     name = models.CharField(max_length=100)
     protocols = models.JSONField(default=list)
     mailcow_id = models.PositiveIntegerField(null=True, blank=True)
+    # The password, encrypted, until the outbox has given it to Mailcow; then wiped.
+    pending_secret = EncryptedTextField(blank=True, default="")
     sync_status = models.CharField(max_length=20, default="pending")
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
