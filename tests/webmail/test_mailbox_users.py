@@ -87,3 +87,32 @@ def test_portal_assigns_the_user_and_shows_open_webmail_only_to_them(client, ten
     assert "carol@acme.test" in html and "/webmail/carol@acme.test/" in html
     client.force_login(tenants.bob)
     assert client.post(page + "user/", {"user": "bob@globex.test"}).status_code == 404
+
+
+def test_owner_opens_mailcow_admin_for_the_organizations_domains(client, tenants, sim, sim_acme):
+    import httpx
+
+    from mailherd.plans.models import Plan
+
+    client.force_login(tenants.alice)
+    url = f"/o/{tenants.acme.slug}/mailcow-admin/"
+    refused = client.post(url, follow=True)  # the plan does not have it
+    assert "/domainadmin/" not in refused.redirect_chain[-1][0] and not sim.state.domain_admins
+    plan = Plan.objects.get(pk=tenants.acme.plan_id)
+    plan.features = [*plan.features, "mailcow_admin"]
+    plan.save()
+    assert (
+        "Open mail server admin"
+        in client.get(f"/o/{tenants.acme.slug}/mail-sign-in/").content.decode()
+    )
+    response = client.post(url)
+    assert response.status_code == 302 and "/domainadmin/mailbox?sso_token=" in response["Location"]
+    with httpx.Client(follow_redirects=True, trust_env=False) as browser:
+        page = browser.get(response["Location"])
+        assert page.url.path == "/domainadmin/mailbox" and "acme.test" in page.text
+        again = httpx.get(response["Location"], trust_env=False)  # single use
+        assert again.headers["location"] == "/"
+    carol = make_user("carol@acme.test")
+    Membership.objects.create(organization=tenants.acme, user=carol, role=Role.ADMIN)
+    client.force_login(carol)
+    assert client.post(url).status_code == 404  # owners only

@@ -12,6 +12,7 @@ class Feature(models.TextChoices):
     DNS_AUTOSETUP = "dns_autosetup", "Automatic DNS set-up"
     IMAP_MIGRATION = "imap_migration", "IMAP migration"
     PRIORITY_SUPPORT = "priority_support", "Priority support"
+    MAILCOW_ADMIN = "mailcow_admin", "Mail server admin pages for owners"
 
 
 class Plan(models.Model):

@@ -150,3 +150,19 @@ def autoreply_put(request, address: str, body: AutoReplyIo):
         actor=request.actor, organization=request.organization, address=address, **body.dict()
     )
     return _reply_out(reply)
+
+
+class AdminLinkOut(Schema):
+    url: str = Field(
+        ..., description="Opens the mail server's domain-admin pages; single use, valid 30 s"
+    )
+
+
+@router.post(
+    "/mailcow-admin",
+    response={200: AdminLinkOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut, 502: ErrorOut},
+)
+def mailcow_admin_link(request):
+    return {
+        "url": services.mailcow_admin_open(actor=request.actor, organization=request.organization)
+    }

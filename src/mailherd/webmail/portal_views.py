@@ -7,6 +7,7 @@ from django.views.decorators.http import require_POST
 
 from mailherd.hosting import services as hosting_services
 from mailherd.hosting.selectors import mailbox_get
+from mailherd.operator.selectors import feature_enabled
 from mailherd.portal.base import org_view, portal_context, run_service
 from mailherd.tenancy.selectors import can_manage_hosting, membership_list
 from mailherd.webmail import selectors, services
@@ -46,6 +47,8 @@ def sign_in_settings(request):
         can_change=allowed,
         nav="mail_sign_in",
         passwords=request.session.pop("shown_once_passwords", None),
+        mailcow_admin=request.membership.role == "owner"
+        and feature_enabled("mailcow_admin", request.organization),
     )
     return render(request, "webmail/sign_in.html", context)
 
@@ -243,3 +246,21 @@ def mailbox_self(request, address):
         nav="my_mailboxes",
     )
     return render(request, "webmail/mailbox_self.html", context)
+
+
+@org_view
+@require_POST
+def mailcow_admin(request):
+    """Owners only: open Mailcow's domain-admin pages with a one-time token."""
+    from mailherd.tenancy.models import Role
+
+    if request.membership.role != Role.OWNER:
+        raise Http404
+    url = run_service(
+        request,
+        None,
+        lambda: services.mailcow_admin_open(actor=request.actor, organization=request.organization),
+    )
+    if url is None:
+        return redirect("webmail:sign_in", org_slug=request.organization.slug)
+    return redirect(url)

@@ -252,3 +252,55 @@ def organization_sign_in_set(
         data={"mode": mode, "require_two_factor": settings_row.require_two_factor},
     )
     return settings_row, passwords
+
+
+def mailcow_admin_open(*, actor: Actor, organization) -> str:
+    """A one-time link that opens Mailcow's own domain-admin pages for the organization's domains.
+
+    For owners, where the plan has `mailcow_admin`. Mailherd keeps one Mailcow
+    domain admin per organization (`add/domain-admin`, random password nobody
+    knows) and asks for a token (`add/sso/domain-admin`, valid 30 s, single
+    use) redeemed at `/domainadmin/mailbox?sso_token=…`. Called directly (not
+    through the outbox): the token is needed now, and nothing is kept.
+    """
+    from mailherd.hosting.models import Domain
+    from mailherd.hosting.services.limits import ensure_writable
+    from mailherd.mailcow.client import MailcowError
+    from mailherd.mailcow.services import client_for
+    from mailherd.operator.selectors import feature_require
+
+    feature_require("mailcow_admin", organization)
+    ensure_writable(organization)
+    domains = list(
+        Domain.objects.filter(
+            organization=organization, verified_at__isnull=False, mail_server__isnull=False
+        )
+        .select_related("mail_server")
+        .order_by("name")
+    )
+    if not domains:
+        raise ValidationFailed("No domain of this organization is on a mail server yet.")
+    server = domains[0].mail_server
+    names = sorted(d.name for d in domains if d.mail_server_id == server.pk)
+    username = f"mh-{organization.pk}-{organization.slug}"[:60]
+    try:
+        with client_for(server) as client:
+            existing = client.get_domain_admin(username)
+            if existing is not None and sorted(existing.domains) != names:
+                client.delete_domain_admin(username)
+                existing = None
+            if existing is None:
+                client.add_domain_admin(
+                    username, password=secrets.token_urlsafe(32) + "aA1!", domains=names
+                )
+            token = client.issue_domain_admin_sso_token(username)
+    except MailcowError as exc:
+        raise SsoSetupFailed(f"The mail server did not open its admin pages: {exc}")
+    audit_record(
+        actor=actor,
+        action="mailcow_admin.open",
+        organization=organization,
+        obj=organization,
+        data={"domains": names},
+    )
+    return f"{server.api_url.rstrip('/')}/domainadmin/mailbox?sso_token={token.token}"
