@@ -354,7 +354,11 @@ def _server_context(request, domain, email: str = "") -> dict:
 def _uses_app_passwords(domain, email: str) -> bool:
     from mailherd.webmail.selectors import organization_webmail
 
-    mailbox = Mailbox.objects.filter(address=(email or "").strip().lower(), domain=domain).only("sso").first()
+    mailbox = (
+        Mailbox.objects.filter(address=(email or "").strip().lower(), domain=domain)
+        .only("sso")
+        .first()
+    )
     if mailbox is not None:
         return mailbox.sso
     return organization_webmail(domain.organization).sign_in_mode == "sso"

@@ -56,7 +56,9 @@ def sieve_error(script: str) -> str | None:
     depth = 0
     # Quoted strings may span lines (RFC 5228 §2.4.2): blank them out, keeping the line count.
     script = re.sub(
-        r'"(?:[^"\\]|\\.)*"', lambda m: '"' + "\n" * m.group(0).count("\n") + '"', script.replace("\r\n", "\n")
+        r'"(?:[^"\\]|\\.)*"',
+        lambda m: '"' + "\n" * m.group(0).count("\n") + '"',
+        script.replace("\r\n", "\n"),
     )
     for number, raw in enumerate(script.split("\n"), start=1):
         line = raw.split("#", 1)[0].strip()

@@ -125,7 +125,9 @@ class MailboxAliasState:
                 name=name,
                 quota=quota_m * MIB,
                 # A non-mailcow mailbox has its password discarded (stored empty).
-                password=hash_password(str(attr.get("password"))) if authsource == "mailcow" else "",
+                password=hash_password(str(attr.get("password")))
+                if authsource == "mailcow"
+                else "",
                 active=active,
                 attributes=attributes,
                 authsource=authsource,
