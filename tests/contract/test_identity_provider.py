@@ -43,7 +43,9 @@ def test_oidc_mailbox_has_no_password_and_locks_the_provider(
     mailcow_client, mailcow_target, mailcow_cleanup
 ):
     domain = mailcow_target.unique_domain()
-    mailcow_client.add_domain(domain, quota_mib=1024, max_mailbox_quota_mib=1024)
+    mailcow_client.add_domain(
+        domain, quota_mib=1024, max_mailbox_quota_mib=1024, default_mailbox_quota_mib=512
+    )
     mailcow_cleanup.domains.append(domain)
     mailcow_client.set_identity_provider(ATTR)
     mailcow_client.add_mailbox(
