@@ -75,6 +75,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -83,6 +84,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "mailherd.operator.middleware.OperatorEnrolmentMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
 ]
 
@@ -134,7 +136,14 @@ ACCOUNT_CONFIRM_EMAIL_ON_GET = False
 ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
-ACCOUNT_RATE_LIMITS = {"login_failed": "10/m/ip,5/5m/key", "signup": "20/h/ip"}
+# Failed sign-ins: per address, per address + account, and per account only far higher (an
+# outsider needs many addresses to reach it); see tenancy.adapters.AccountAdapter.
+ACCOUNT_RATE_LIMITS = {
+    "login_failed": "10/m/ip,60/h/ip",
+    "login_failed_address_account": "5/5m/key",
+    "login_failed_account": "300/h/key",
+    "signup": "20/h/ip",
+}
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https" if SITE_URL.startswith("https://") else "http"
 # Branded account emails (sender, subject, site name) that land in the notification log.
 ACCOUNT_ADAPTER = "mailherd.notifications.adapters.BrandedAccountAdapter"
@@ -216,6 +225,13 @@ MAILHERD_DNS_CHECK_HISTORY_DAYS = env_int("MAILHERD_DNS_CHECK_HISTORY_DAYS", 90,
 MAILHERD_INVITATION_DAYS = env_int("MAILHERD_INVITATION_DAYS", 7, minimum=1)
 MAILHERD_DEFAULT_PLAN = env_str("MAILHERD_DEFAULT_PLAN", "starter")
 MAILHERD_API_RATE = env_str("MAILHERD_API_RATE", "3000/m")  # per API token
+# Behind a reverse proxy: the header with the client's address (e.g. X-Forwarded-For), how many
+# proxies append to it, and the header that says the original scheme (e.g. X-Forwarded-Proto).
+MAILHERD_TRUSTED_PROXY_HEADER = env_str("MAILHERD_TRUSTED_PROXY_HEADER", "")
+MAILHERD_TRUSTED_PROXY_COUNT = env_int("MAILHERD_TRUSTED_PROXY_COUNT", 1, minimum=1)
+_SCHEME_HEADER = env_str("MAILHERD_TRUSTED_PROXY_SCHEME_HEADER", "")
+if _SCHEME_HEADER:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + _SCHEME_HEADER.upper().replace("-", "_"), "https")
 # Customer-supplied URLs (webhooks) may not point at loopback/private/link-local addresses unless allowed:
 MAILHERD_ALLOW_PRIVATE_TARGETS = env_bool("MAILHERD_ALLOW_PRIVATE_TARGETS", False)
 MAILHERD_ALLOWED_TARGETS = env_list("MAILHERD_ALLOWED_TARGETS")  # CIDRs and host names
@@ -269,6 +285,32 @@ STRIPE_SECRET_KEY = env_secret("STRIPE_SECRET_KEY")
 STRIPE_PUBLISHABLE_KEY = env_str("STRIPE_PUBLISHABLE_KEY")
 STRIPE_WEBHOOK_SECRET = env_secret("STRIPE_WEBHOOK_SECRET")
 STRIPE_API_BASE = env_str("STRIPE_API_BASE")
+
+# Content-Security-Policy on every page (django-csp): scripts from here or with the request's
+# nonce (`{{ request.csp_nonce }}`), Stripe.js on the card page; styles may be inline (branding
+# colours, style attributes). HSTS when the site is served over https.
+from csp.constants import NONCE, NONE, SELF  # noqa: E402
+
+_STRIPE_ORIGINS = ["https://js.stripe.com", "https://*.stripe.com"]
+if STRIPE_API_BASE:
+    _STRIPE_ORIGINS.append(STRIPE_API_BASE.rstrip("/"))
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE, *_STRIPE_ORIGINS],
+        "style-src": [SELF, "'unsafe-inline'"],
+        "img-src": [SELF, "data:", "https:"],
+        "font-src": [SELF, "data:"],
+        "connect-src": [SELF, *_STRIPE_ORIGINS],
+        "frame-src": [SELF, *_STRIPE_ORIGINS],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "frame-ancestors": [SELF],
+    }
+}
+if SITE_URL.startswith("https://"):
+    SECURE_HSTS_SECONDS = env_int("MAILHERD_HSTS_SECONDS", 31536000, minimum=0)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("MAILHERD_HSTS_INCLUDE_SUBDOMAINS", False)
 
 from mailherd.schedule import CELERY_BEAT_SCHEDULE  # noqa: E402,F401
 

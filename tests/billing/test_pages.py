@@ -5,7 +5,7 @@ import pytest
 from mailherd.billing.models import Invoice, Refund
 from mailherd.core.audit import AuditEvent
 from tests.billing.conftest import subscribe
-from tests.operator.fixtures import with_two_factor
+from tests.operator.fixtures import sign_in_with_two_factor, with_two_factor
 
 PAGES = ["billing/", "billing/plans/", "billing/invoices/", "billing/card/"]
 
@@ -49,7 +49,7 @@ def test_the_operator_refunds_part_then_the_rest_and_the_customer_sees_it(
 ):
     subscribe(tenants.acme, "enterprise")
     invoice = Invoice.objects.get()
-    client.force_login(with_two_factor(operator_user))  # the back office wants TOTP
+    sign_in_with_two_factor(client, with_two_factor(operator_user))  # the back office wants TOTP
     url = f"/operator/billing/invoice/{invoice.pk}/refund/"
     assert client.get(url).status_code == 200
     assert (
@@ -97,7 +97,7 @@ def test_the_back_office_lists_subscriptions_invoices_and_events(client, tenants
         status="failed",
         handler_error="boom",
     )
-    client.force_login(with_two_factor(operator_user))
+    sign_in_with_two_factor(client, with_two_factor(operator_user))
 
     for url, text in (
         ("/operator/billing/subscription/", "Acme"),

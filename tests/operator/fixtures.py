@@ -22,6 +22,17 @@ def with_two_factor(user):
     return user
 
 
+def sign_in_with_two_factor(client, user):
+    """As if this session had entered the TOTP code at sign-in (the real flow: test_sign_in.py)."""
+    from mailherd.operator.services import TWO_FACTOR_SESSION_KEY
+
+    client.force_login(user)
+    session = client.session
+    session[TWO_FACTOR_SESSION_KEY] = user.pk
+    session.save()
+    return client
+
+
 @pytest.fixture
 def ops_user(db):
     """An operator with TOTP set up: the only kind the back office lets in."""
@@ -30,8 +41,7 @@ def ops_user(db):
 
 @pytest.fixture
 def ops_client(client, ops_user):
-    client.force_login(ops_user)
-    return client
+    return sign_in_with_two_factor(client, ops_user)
 
 
 BRAND = {

@@ -33,4 +33,27 @@ class Actor:
 
 
 def client_ip(request) -> str | None:
-    return request.META.get("REMOTE_ADDR")
+    """The client's address: REMOTE_ADDR, or what the trusted reverse proxy says it saw.
+
+    With MAILHERD_TRUSTED_PROXY_HEADER (e.g. X-Forwarded-For) the entry
+    MAILHERD_TRUSTED_PROXY_COUNT places from the right is taken: proxies append
+    the address they saw, so entries further left are whatever the client sent.
+    """
+    import ipaddress
+
+    from django.conf import settings
+
+    remote = request.META.get("REMOTE_ADDR")
+    header = getattr(settings, "MAILHERD_TRUSTED_PROXY_HEADER", "")
+    if not header:
+        return remote
+    value = request.META.get("HTTP_" + header.upper().replace("-", "_"), "")
+    entries = [part.strip() for part in value.split(",") if part.strip()]
+    count = max(1, getattr(settings, "MAILHERD_TRUSTED_PROXY_COUNT", 1))
+    if len(entries) < count:
+        return remote
+    candidate = entries[-count]
+    try:
+        return str(ipaddress.ip_address(candidate))
+    except ValueError:
+        return remote

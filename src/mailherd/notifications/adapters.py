@@ -62,6 +62,18 @@ class BrandedAccountAdapter(BrandedEmailMixin, AccountAdapter):
 
 
 class BrandedMFAAdapter(DefaultMFAAdapter):
+    """TOTP secrets and recovery-code seeds are encrypted with the keys of every other secret."""
+
+    def encrypt(self, text: str) -> str:
+        from mailherd.core.crypto import encrypt
+
+        return encrypt(text)
+
+    def decrypt(self, encrypted_text: str) -> str:
+        from mailherd.core.crypto import decrypt
+
+        return decrypt(encrypted_text)
+
     def get_totp_issuer(self):
         from mailherd.operator.selectors import branding_get
 

@@ -136,3 +136,33 @@ class FeatureSwitch(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name}: {'on' if self.enabled else 'off'}"
+
+
+class OperatorEnrolment(models.Model):
+    """A one-time link with which a new operator sets up their authenticator.
+
+    Issued by the operator who created the account; only the hash of the token
+    is kept. Without it, whoever first signs in with a new operator's password
+    could enrol their own authenticator.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="operator_enrolments"
+    )
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"set-up link for {self.user}"

@@ -281,3 +281,44 @@ def plan_excess(*, organization, plan) -> list[str]:
     from mailherd.plans.selectors import plan_fit_problems
 
     return plan_fit_problems(organization=organization, plan=plan)
+
+
+# --- operator sign-in -----------------------------------------------------------------------
+
+
+def operator_has_two_factor(user) -> bool:
+    from allauth.mfa.models import Authenticator
+    from allauth.mfa.utils import is_mfa_enabled
+
+    return is_mfa_enabled(user, [Authenticator.Type.TOTP])
+
+
+def session_passed_two_factor(request) -> bool:
+    """Whether *this session* entered a second factor (not merely: the user has one)."""
+    from allauth.account.authentication import get_authentication_records
+
+    from mailherd.operator.services import TWO_FACTOR_SESSION_KEY
+
+    user = request.user
+    if request.session.get(TWO_FACTOR_SESSION_KEY) == user.pk:
+        return True
+    return any(r.get("method") == "mfa" for r in get_authentication_records(request, user))
+
+
+def session_may_enrol(request) -> bool:
+    """Whether this session opened a valid set-up link for its own account."""
+    from django.utils import timezone
+
+    from mailherd.operator.models import OperatorEnrolment
+    from mailherd.operator.services import ENROLMENT_SESSION_KEY
+
+    enrolment_id = request.session.get(ENROLMENT_SESSION_KEY)
+    return (
+        enrolment_id is not None
+        and OperatorEnrolment.objects.filter(
+            pk=enrolment_id,
+            user_id=request.user.pk,
+            used_at__isnull=True,
+            expires_at__gt=timezone.now(),
+        ).exists()
+    )

@@ -123,3 +123,78 @@ def plan_retire(*, actor: Actor, plan_id: int, retired: bool = True) -> Plan:
         plan.save(update_fields=["is_retired"])
         audit_record(actor=actor, action="plan.retire" if retired else "plan.unretire", obj=plan)
     return plan
+
+
+# --- operator sign-in: one-time authenticator set-up links ----------------------------------
+
+ENROLMENT_HOURS = 72
+
+
+def operator_enrolment_create(*, actor: Actor, user) -> str:
+    """Issue a one-time set-up link for a staff account without an authenticator; return its URL.
+
+    Earlier unused links of the same account stop working.
+    """
+    import hashlib
+    import secrets
+    from datetime import timedelta
+
+    from django.urls import reverse
+    from django.utils import timezone
+
+    from mailherd.operator.models import OperatorEnrolment
+    from mailherd.operator.selectors import branding_get, operator_has_two_factor
+
+    if not user.is_staff or not user.is_active:
+        raise ValidationFailed(f"{user.email} is not an active operator account.")
+    if operator_has_two_factor(user):
+        raise ValidationFailed(f"{user.email} has already set up two-factor sign-in.")
+    token = secrets.token_urlsafe(32)
+    now = timezone.now()
+    with transaction.atomic():
+        OperatorEnrolment.objects.filter(user=user, used_at__isnull=True).update(used_at=now)
+        enrolment = OperatorEnrolment.objects.create(
+            user=user,
+            token_hash=hashlib.sha256(token.encode()).hexdigest(),
+            created_by=actor.user,
+            expires_at=now + timedelta(hours=ENROLMENT_HOURS),
+        )
+        audit_record(actor=actor, action="operator.enrolment_create", obj=enrolment)
+    return branding_get().site_url + reverse("admin:operator_enrol", args=[token])
+
+
+def operator_enrolment_open(*, request, token: str) -> None:
+    """Let this signed-in session set up the authenticator the link was made for."""
+    import hashlib
+
+    from django.utils import timezone
+
+    from mailherd.operator.models import OperatorEnrolment
+
+    enrolment = OperatorEnrolment.objects.filter(
+        token_hash=hashlib.sha256(token.encode()).hexdigest(),
+        used_at__isnull=True,
+        expires_at__gt=timezone.now(),
+    ).first()
+    if enrolment is None or enrolment.user_id != request.user.pk:
+        raise NotFound(
+            "This set-up link is not valid for this account: it was used, it expired, or it "
+            "belongs to someone else. Ask the operator who created your account for a new one."
+        )
+    request.session[ENROLMENT_SESSION_KEY] = enrolment.pk
+
+
+ENROLMENT_SESSION_KEY = "mailherd_operator_enrolment"
+TWO_FACTOR_SESSION_KEY = "mailherd_operator_two_factor"
+
+
+def operator_enrolment_complete(*, request, user) -> None:
+    """The authenticator was added in this session: the link is spent and the session passed."""
+    from django.utils import timezone
+
+    from mailherd.operator.models import OperatorEnrolment
+
+    enrolment_id = request.session.pop(ENROLMENT_SESSION_KEY, None)
+    if enrolment_id is not None:
+        OperatorEnrolment.objects.filter(pk=enrolment_id, user=user).update(used_at=timezone.now())
+    request.session[TWO_FACTOR_SESSION_KEY] = user.pk

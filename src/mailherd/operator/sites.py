@@ -10,18 +10,22 @@ from functools import wraps
 from urllib.parse import urlencode
 
 from allauth.mfa.models import Authenticator
-from allauth.mfa.utils import is_mfa_enabled
 from django.contrib import admin
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from mailherd.operator.selectors import branding_get, feature_switch_list, operator_dashboard
+from mailherd.operator.selectors import (
+    branding_get,
+    feature_switch_list,
+    operator_dashboard,
+    operator_has_two_factor,
+    session_may_enrol,
+    session_passed_two_factor,
+)
 
-
-def operator_has_two_factor(user) -> bool:
-    return is_mfa_enabled(user, [Authenticator.Type.TOTP])
+__all__ = ["OperatorAdminSite", "operator_has_two_factor", "operator_site"]
 
 
 class OperatorAdminSite(admin.AdminSite):
@@ -31,6 +35,8 @@ class OperatorAdminSite(admin.AdminSite):
     def adopt(self, site: admin.AdminSite) -> None:
         """Register here every ModelAdmin registered on `site` (not yet registered here)."""
         for model, model_admin in site._registry.items():
+            if model is Authenticator:
+                continue  # TOTP secrets are no operator's business (and are encrypted anyway)
             if model not in self._registry:
                 self.register(model, type(model_admin))
 
@@ -46,18 +52,53 @@ class OperatorAdminSite(admin.AdminSite):
         return request.user.is_active and request.user.is_staff
 
     def admin_view(self, view, cacheable=False):
-        """Staff only (else the login page), and staff without TOTP go to set it up first."""
+        """Staff only (else the login page), and only sessions that passed a second factor.
+
+        The check is on this session, not on the user: a session signed in with
+        the password alone stays out even after another session set TOTP up.
+        Staff without TOTP enrol through the one-time link from the operator who
+        created them (`operator_enrolment_create`), never on their own.
+        """
         protected = super().admin_view(view, cacheable)
 
         @wraps(protected)
         def inner(request, *args, **kwargs):
-            user = request.user
-            if self.has_permission(request) and not operator_has_two_factor(user):
+            if self.has_permission(request) and not session_passed_two_factor(request):
                 query = urlencode({"next": request.get_full_path()})
-                return redirect(f"{reverse('mfa_activate_totp')}?{query}")
+                if operator_has_two_factor(request.user):
+                    return redirect(f"{reverse('mfa_reauthenticate')}?{query}")
+                if session_may_enrol(request):
+                    return redirect(f"{reverse('mfa_activate_totp')}?{query}")
+                return self.enrolment_required(request)
             return protected(request, *args, **kwargs)
 
         return inner
+
+    def enrolment_required(self, request):
+        context = {**self.each_context(request), "title": "Two-factor set-up needed"}
+        return TemplateResponse(request, "operator/enrolment_required.html", context, status=403)
+
+    def enrol(self, request, token):
+        """The one-time set-up link: sign in with the password, then set up the authenticator."""
+        from mailherd.core.errors import MailherdError
+        from mailherd.operator.services import operator_enrolment_open
+
+        if not request.user.is_authenticated:
+            query = urlencode({"next": request.get_full_path()})
+            return redirect(f"{reverse('account_login')}?{query}")
+        try:
+            operator_enrolment_open(request=request, token=token)
+        except MailherdError as exc:
+            context = {
+                **self.each_context(request),
+                "title": "Link not valid",
+                "error": exc.message,
+            }
+            return TemplateResponse(
+                request, "operator/enrolment_required.html", context, status=404
+            )
+        query = urlencode({"next": reverse("admin:index")})
+        return redirect(f"{reverse('mfa_activate_totp')}?{query}")
 
     def login(self, request, extra_context=None):
         """Sign-in goes through the portal's sign-in (allauth), which asks for the TOTP code.
@@ -86,6 +127,7 @@ class OperatorAdminSite(admin.AdminSite):
         from mailherd.operator import views
 
         custom = [
+            path("enrol/<str:token>/", self.enrol, name="operator_enrol"),
             path(
                 "switches/<slug:name>/",
                 self.admin_view(views.feature_switch_toggle),

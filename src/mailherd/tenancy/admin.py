@@ -29,6 +29,25 @@ class UserAdmin(DjangoUserAdmin):
         ("Dates", {"fields": ("last_login", "date_joined")}),
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
+    actions = ["operator_setup_link"]
+
+    @admin.action(description="Create a two-factor set-up link (new operators)")
+    def operator_setup_link(self, request, queryset):
+        """New operators enrol their authenticator only through this one-time link."""
+        from mailherd.operator.services import ENROLMENT_HOURS, operator_enrolment_create
+
+        for user in queryset:
+            try:
+                link = operator_enrolment_create(actor=_actor(request), user=user)
+            except MailherdError as exc:
+                self.message_user(request, exc.message, messages.WARNING)
+                continue
+            self.message_user(
+                request,
+                f"Set-up link for {user.email} (works once, for {ENROLMENT_HOURS} hours; "
+                f"shown only now, send it to them yourself): {link}",
+                messages.SUCCESS,
+            )
 
 
 class MembershipInline(admin.TabularInline):

@@ -44,6 +44,9 @@ class Command(RunCommand):
             f"  operator back office: {site}/operator/   {DEMO_OPERATOR} / {operator_password}"
         )
         self.stdout.write(
+            f"  two-factor set-up:    {site}{_operator_setup_path(operator)}"
+        )
+        self.stdout.write(
             f"  customer portal:      {site}/portal/     {DEMO_CUSTOMER} / {customer_password}"
         )
         self.stdout.write(f"  demo organization:    {organization.name} ({organization.slug})")
@@ -54,6 +57,18 @@ class Command(RunCommand):
         from mailherd.mailcow.demo import demo_simulator_processes
 
         return demo_simulator_processes(stdout=self.stdout)
+
+
+def _operator_setup_path(operator) -> str:
+    """The one-time authenticator set-up link (operators never enrol on their own)."""
+    from urllib.parse import urlparse
+
+    from mailherd.operator.selectors import operator_has_two_factor
+    from mailherd.operator.services import operator_enrolment_create
+
+    if operator_has_two_factor(operator):
+        return "/operator/ (already set up)"
+    return urlparse(operator_enrolment_create(actor=Actor.system(), user=operator)).path
 
 
 DEMO_DOMAIN = "acme-demo.test"
