@@ -252,3 +252,21 @@ def _fail_renewal(subscription: Subscription) -> str:
     from tests.billing.test_dunning import _renewal_fails
 
     return _renewal_fails(subscription)
+
+
+@pytest.mark.django_db
+def test_an_oversized_unsigned_body_is_a_400(stripe_settings, client):
+    body = b"{" + b" " * (3 * 1024 * 1024) + b"}"
+    response = client.post(URL, data=body, content_type="application/json")
+    assert response.status_code == 400
+    assert not WebhookEvent.objects.exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("body", [b"[1, 2]", b'"text"', b'{"no": "id"}', b"\xff\xfe"])
+def test_a_signed_body_that_is_no_event_is_a_400(stripe_settings, client, body):
+    response = client.post(
+        URL, data=body, content_type="application/json", headers={"Stripe-Signature": sign(body)}
+    )
+    assert response.status_code == 400
+    assert not WebhookEvent.objects.exists()

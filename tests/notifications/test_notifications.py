@@ -226,3 +226,22 @@ def test_announcements_are_created_in_the_back_office(ops_client, tenants):
         "/operator/notifications/announcement/add/", {**data, "plans": []}
     )
     assert b"Choose at least one plan" in missing_plans.content
+
+
+def test_subjects_are_plain_text_not_html_escaped(db):
+    from mailherd.notifications.services import email_send
+
+    email_send(
+        to="dave@acme.test",
+        template="invitation",
+        context={
+            "inviter": "alice@acme.test",
+            "organization": "Smith & Sons <Ltd>",
+            "role": "member",
+            "link": "http://x/i/1/",
+        },
+    )
+    message = mail.outbox[-1]
+    assert "Smith & Sons <Ltd>" in message.subject and "&amp;" not in message.subject
+    html = message.alternatives[0][0]
+    assert "Smith &amp; Sons &lt;Ltd&gt;" in html  # the HTML body still escapes

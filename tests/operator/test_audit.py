@@ -117,3 +117,16 @@ def test_an_operator_viewing_as_customer_shows_up_in_the_owners_trail(ops_client
         b"organization.view_as_customer" in response.content
         and b"ops2fa@operator.test" in response.content
     )
+
+
+@pytest.mark.parametrize("name", ['=HYPERLINK("http://evil")', "+1", "-2+3", "@SUM(A1)"])
+def test_csv_cells_that_look_like_formulas_are_escaped(ops_client, tenants, name):
+    organization_rename(
+        actor=Actor.for_user(tenants.alice), membership=tenants.alice_membership, name=name
+    )
+    response = ops_client.get(
+        "/operator/core/auditevent/", {"action": "organization.rename", "export": "csv"}
+    )
+    (row,) = _rows(response)[1:]
+    assert row[1] == "'" + name
+    assert not any(cell.startswith(("=", "+", "-", "@")) for cell in row)

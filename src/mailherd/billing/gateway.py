@@ -450,8 +450,15 @@ def webhook_event_verify(*, payload: bytes, signature: str) -> dict:
 
     Raise ValueError (bad JSON) or stripe.SignatureVerificationError.
     """
+    import json
+
     secret = getattr(settings, "STRIPE_WEBHOOK_SECRET", None)
     if not secret:
         raise stripe.SignatureVerificationError("No webhook secret configured", signature)
-    event = stripe.Webhook.construct_event(payload, signature, secret)
-    return event.to_dict()
+    text = payload.decode("utf-8") if isinstance(payload, bytes) else payload
+    stripe.WebhookSignature.verify_header(text, signature, secret, stripe.Webhook.DEFAULT_TOLERANCE)
+    event = json.loads(text)
+    # Signed but not an event (a JSON array, a bare value): refused like a bad signature.
+    if not isinstance(event, dict) or not isinstance(event.get("id"), str):
+        raise ValueError("the body is not a Stripe event object")
+    return event

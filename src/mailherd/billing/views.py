@@ -181,11 +181,17 @@ pay_now = _lifecycle(services.subscription_pay_now, "Payment received. Thank you
 @require_POST
 def stripe_webhook(request):
     """Stripe → Mailherd. 400 for a bad signature (nothing stored), 500 to get a retry."""
+    from django.core.exceptions import RequestDataTooBig
+
     if not conf.billing_enabled():
         return HttpResponse("billing disabled", status=404)
     try:
+        payload = request.body
+    except RequestDataTooBig:  # over DATA_UPLOAD_MAX_MEMORY_SIZE: no Stripe event is that big
+        return HttpResponseBadRequest("body too large")
+    try:
         event = webhook_event_receive(
-            payload=request.body, signature=request.headers.get("Stripe-Signature", "")
+            payload=payload, signature=request.headers.get("Stripe-Signature", "")
         )
     except (ValueError, stripe.SignatureVerificationError):
         return HttpResponseBadRequest("invalid signature")

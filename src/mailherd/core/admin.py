@@ -23,13 +23,26 @@ class _Echo:
         return value
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value) -> str:
+    """A cell a spreadsheet will not run: text starting like a formula gets a leading quote.
+
+    Organization, token and provider names are the customer's choice (OWASP "CSV injection").
+    """
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
 def audit_csv_rows(events):
     """Yield CSV lines for `events` (header first): shared by the back office and the portal."""
     writer = csv.writer(_Echo())
     yield writer.writerow(CSV_COLUMNS)
     for event in events.select_related("organization").iterator(chunk_size=1000):
         yield writer.writerow(
-            [
+            csv_cell(cell)
+            for cell in [
                 event.created_at.isoformat(),
                 event.organization.name if event.organization else "",
                 event.actor_kind,

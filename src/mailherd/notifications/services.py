@@ -28,6 +28,14 @@ def _context_open(stored: dict) -> dict:
     return dict(stored)
 
 
+def _render_plain(name: str, context: dict) -> str:
+    """Render a template without HTML escaping: a subject is plain text ("A & B", not "A &amp; B")."""
+    from django.template import Context, engines
+
+    template = engines["django"].engine.get_template(name)
+    return template.render(Context(context, autoescape=False))
+
+
 def email_send(*, to: str, template: str, context: dict, organization=None) -> NotificationLog:
     """Render `emails/<template>_{subject.txt,body.txt,body.html}` and send it; log the outcome.
 
@@ -46,7 +54,7 @@ def email_send(*, to: str, template: str, context: dict, organization=None) -> N
         "support_email": branding.support_email,
         **context,
     }
-    subject = " ".join(render_to_string(f"emails/{template}_subject.txt", full_context).split())
+    subject = " ".join(_render_plain(f"emails/{template}_subject.txt", full_context).split())
     text = render_to_string(f"emails/{template}_body.txt", full_context)
     html = render_to_string(f"emails/{template}_body.html", full_context)
     message = EmailMultiAlternatives(subject, text, branding.email_from, [to])
