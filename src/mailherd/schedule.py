@@ -39,3 +39,8 @@ CELERY_BEAT_SCHEDULE["deliverability-blocklists"] = {
     "task": "mailherd.deliverability.tasks.blocklists_check_task",
     "schedule": 3600.0,
 }
+# Webhooks: due deliveries and retries (new events also nudge the worker at once).
+CELERY_BEAT_SCHEDULE["webhook-deliveries"] = {
+    "task": "mailherd.webhooks.tasks.webhook_deliveries_task",
+    "schedule": 15.0,
+}

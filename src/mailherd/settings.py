@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "mailherd.portal",
     "mailherd.operator",
     "mailherd.api",
+    "mailherd.webhooks",
 ]
 
 MIDDLEWARE = [

@@ -15,5 +15,6 @@ urlpatterns = [
     path("", include("mailherd.dns.urls")),
     path("", include("mailherd.deliverability.urls")),
     path("", include("mailherd.operator.portal_urls")),
+    path("", include("mailherd.webhooks.urls")),
     path("", include("mailherd.portal.urls")),
 ]

@@ -198,6 +198,15 @@ def dunning_begin(*, row: Subscription, organization, now: datetime) -> None:
         actor=Actor.system(), action="billing.dunning_start", organization=organization, obj=row
     )
     notice_send_once(row=row, kind="billing_payment_failed")
+    from mailherd.webhooks.payloads import organization_data
+    from mailherd.webhooks.services import event_emit
+
+    event_emit(
+        organization=organization,
+        event_type="payment.failed",
+        data=organization_data(organization, error=row.last_payment_error or ""),
+        object_key=f"organization:{organization.pk}",
+    )
     row.next_dunning_at = next_dunning_time(row=row, now=now)
     row.save(update_fields=["next_dunning_at"])
 

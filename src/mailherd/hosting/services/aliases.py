@@ -16,6 +16,8 @@ from mailherd.hosting.services.outbox import enqueue
 from mailherd.hosting.validation import clean_alias_targets, clean_domain_name, split_address
 from mailherd.plans.models import Feature
 from mailherd.tenancy.locks import organization_row_lock
+from mailherd.webhooks.payloads import alias_data
+from mailherd.webhooks.services import event_emit
 
 MAX_TARGETS = 50
 
@@ -79,6 +81,12 @@ def alias_create(*, actor: Actor, organization, address: str, goto, enabled: boo
         obj=alias,
         data={"goto": targets},
     )
+    event_emit(
+        organization=organization,
+        event_type="alias.created",
+        data=alias_data(alias),
+        object_key=alias_key(address),
+    )
     return alias
 
 
@@ -131,4 +139,10 @@ def alias_delete(*, actor: Actor, organization, address: str) -> None:
         domain_name=alias.domain.name,
     )
     audit_record(actor=actor, action="alias.delete", organization=organization, obj=alias)
+    event_emit(
+        organization=organization,
+        event_type="alias.deleted",
+        data=alias_data(alias),
+        object_key=alias_key(alias.address),
+    )
     alias.delete()

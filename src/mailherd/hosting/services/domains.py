@@ -19,6 +19,8 @@ from mailherd.hosting.services.outbox import domain_key, enqueue
 from mailherd.hosting.services.placement import place_organization
 from mailherd.hosting.validation import clean_domain_name
 from mailherd.tenancy.locks import organization_lock
+from mailherd.webhooks.payloads import domain_data
+from mailherd.webhooks.services import event_emit
 
 
 def _taken_elsewhere(name: str, organization_id: int) -> bool:
@@ -111,6 +113,12 @@ def _domain_claim(*, actor: Actor, domain_id: int, now) -> Domain:
         domain_name=domain.name,
     )
     audit_record(actor=actor, action="domain.verify", organization=organization, obj=domain)
+    event_emit(
+        organization=organization,
+        event_type="domain.verified",
+        data=domain_data(domain),
+        object_key=domain_key(domain.name),
+    )
     return domain
 
 

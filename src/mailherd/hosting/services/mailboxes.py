@@ -22,6 +22,8 @@ from mailherd.hosting.services.outbox import enqueue, enqueue_many, outbox_row
 from mailherd.hosting.validation import check_password_policy, split_address
 from mailherd.plans.selectors import organization_usage_counts
 from mailherd.tenancy.locks import organization_row_lock
+from mailherd.webhooks.payloads import mailbox_data
+from mailherd.webhooks.services import event_emit, events_emit
 
 DEFAULT_QUOTA_MB = 1024
 MAX_NAME_LENGTH = 255
@@ -216,6 +218,10 @@ def _create_locked(actor: Actor, organization, outcomes: list[MailboxOutcome], *
                               "password_hash_given": bool(o.request.password_hash)})
             for o in accepted
         ])
+        events_emit(organization=organization, events=[
+            ("mailbox.created", mailbox_data(o.mailbox), mailbox_key(o.mailbox.address))
+            for o in accepted
+        ])
 
 
 def _signs_in_with_sso(organization) -> bool:
@@ -381,6 +387,14 @@ def _mailbox_update_locked(*, actor, organization, address, new_hash, quota_mb, 
         obj=mailbox,
         data={**changes, "password_changed": bool(new_hash)},
     )
+    event_emit(
+        organization=organization,
+        event_type="mailbox.updated",
+        data=mailbox_data(
+            mailbox, changed=sorted(changes) + (["password"] if new_hash else [])
+        ),
+        object_key=mailbox_key(mailbox.address),
+    )
     return mailbox
 
 
@@ -395,4 +409,10 @@ def mailbox_delete(*, actor: Actor, organization, address: str) -> None:
         domain_name=mailbox.domain.name,
     )
     audit_record(actor=actor, action="mailbox.delete", organization=organization, obj=mailbox)
+    event_emit(
+        organization=organization,
+        event_type="mailbox.deleted",
+        data=mailbox_data(mailbox),
+        object_key=mailbox_key(mailbox.address),
+    )
     mailbox.delete()

@@ -28,6 +28,8 @@ from mailherd.hosting.services.mailboxes import mailbox_key
 from mailherd.hosting.services.outbox import domain_key, enqueue
 from mailherd.tenancy.locks import organization_lock
 from mailherd.tenancy.models import Organization
+from mailherd.webhooks.payloads import organization_data
+from mailherd.webhooks.services import event_emit
 
 Stage = Organization.SuspensionStage
 
@@ -54,6 +56,12 @@ def organization_mail_suspend(
             organization=organization,
             obj=organization,
             data={"reason": reason},
+        )
+        event_emit(
+            organization=organization,
+            event_type="organization.suspended",
+            data=organization_data(organization, reason=reason),
+            object_key=f"organization:{organization.pk}",
         )
         _resync_mailboxes(organization)
     return organization
@@ -137,6 +145,12 @@ def organization_mail_restore(*, actor: Actor, organization_id: int) -> Organiza
             organization=organization,
             obj=organization,
             data={"stage": previous},
+        )
+        event_emit(
+            organization=organization,
+            event_type="organization.restored",
+            data=organization_data(organization),
+            object_key=f"organization:{organization.pk}",
         )
         if previous != Stage.LOGIN_DISABLED:
             _resync_domains(organization)  # first: a domain's rows run before its mailboxes'

@@ -1,0 +1,11 @@
+"""Celery entry points for webhooks: thin wrappers over the worker."""
+
+from celery import shared_task
+
+from mailherd.webhooks.delivery import deliveries_run
+
+
+@shared_task(ignore_result=True)
+def webhook_deliveries_task() -> int:
+    """Send due deliveries (nudged after every event, and periodically for retries)."""
+    return deliveries_run()
