@@ -1,11 +1,14 @@
 """REST API v1 for domains, mailboxes, aliases and usage: thin, over the services."""
 
 from datetime import datetime
+from typing import Literal
 
-from django.http import Http404
 from django.utils import timezone
-from ninja import Field, Router, Schema, Status
 
+from ninja import Field, Query, Router, Schema, Status
+
+from mailherd.api.errors import not_found
+from mailherd.api.pagination import CURSOR_DESCRIPTION, LIMIT_DESCRIPTION, cursor_page, page_schema
 from mailherd.dns.records import domain_records
 from mailherd.hosting import selectors, services
 from mailherd.plans.selectors import organization_usage
@@ -219,19 +222,32 @@ def alias_out(alias) -> dict:
     }
 
 
+DomainPage = page_schema(DomainOut, "DomainPage")
+MailboxPage = page_schema(MailboxOut, "MailboxPage")
+AliasPage = page_schema(AliasOut, "AliasPage")
+
+
 def _domain_or_404(request, name):
     domain = selectors.domain_get(organization=request.organization, name=name)
     if domain is None:
-        raise Http404
+        raise not_found("domain", name)
     return domain
 
 
 # -- domains -------------------------------------------------------------------
 
 
-@router.get("/domains", response=list[DomainOut])
-def domains_list(request):
-    return [domain_out(d) for d in selectors.domain_list(organization=request.organization)]
+@router.get("/domains", response={200: DomainPage}, summary="List domains")
+def domains_list(
+    request,
+    search: str = Query("", max_length=253, description="Part of the domain name."),
+    status: Literal["unverified", "pending", "active", "error", "suspended"] | None = None,
+    cursor: str | None = Query(None, description=CURSOR_DESCRIPTION),
+    limit: int = Query(100, ge=1, le=1000, description=LIMIT_DESCRIPTION),
+):
+    """The organization's domains by name, with `count` (the total) and a cursor to the next page."""
+    rows = selectors.domain_list(organization=request.organization, search=search, status=status or "")
+    return cursor_page(rows, cursor=cursor, limit=limit, order="name", serialize=domain_out)
 
 
 @router.post("/domains", response={201: DomainOut, 409: ErrorOut, 422: ErrorOut})
@@ -281,15 +297,23 @@ def domains_delete(request, name: str, confirm: str | None = None):
 # -- mailboxes -----------------------------------------------------------------
 
 
-@router.get("/mailboxes", response=list[MailboxOut])
+@router.get("/mailboxes", response={200: MailboxPage}, summary="List mailboxes")
 def mailboxes_list(
-    request, domain: str | None = None, search: str = "", limit: int = 100, offset: int = 0
+    request,
+    domain: str | None = Query(None, max_length=253, description="Only this domain's mailboxes."),
+    search: str = Query("", max_length=255, description="Part of the address or display name."),
+    cursor: str | None = Query(None, description=CURSOR_DESCRIPTION),
+    limit: int = Query(100, ge=1, le=1000, description=LIMIT_DESCRIPTION),
 ):
-    limit = max(1, min(limit, 1000))
-    rows = selectors.mailbox_list(organization=request.organization, domain=domain, search=search)[
-        offset : offset + limit
-    ]
-    return [mailbox_out(m, request.organization) for m in rows]
+    """Mailboxes by address, filtered as in the portal, with `count` and a cursor."""
+    rows = selectors.mailbox_list(organization=request.organization, domain=domain, search=search)
+    return cursor_page(
+        rows,
+        cursor=cursor,
+        limit=limit,
+        order="address",
+        serialize=lambda m: mailbox_out(m, request.organization),
+    )
 
 
 @router.post(
@@ -347,7 +371,7 @@ def mailboxes_create_bulk(request, body: MailboxBulkIn):
 def _mailbox_or_404(request, address):
     mailbox = selectors.mailbox_get(organization=request.organization, address=address)
     if mailbox is None:
-        raise Http404
+        raise not_found("mailbox", address)
     return mailbox
 
 
@@ -384,15 +408,17 @@ def mailboxes_delete(request, address: str):
 # -- aliases -------------------------------------------------------------------
 
 
-@router.get("/aliases", response=list[AliasOut])
+@router.get("/aliases", response={200: AliasPage}, summary="List aliases")
 def aliases_list(
-    request, domain: str | None = None, search: str = "", limit: int = 100, offset: int = 0
+    request,
+    domain: str | None = Query(None, max_length=253, description="Only this domain's aliases."),
+    search: str = Query("", max_length=255, description="Part of the address."),
+    cursor: str | None = Query(None, description=CURSOR_DESCRIPTION),
+    limit: int = Query(100, ge=1, le=1000, description=LIMIT_DESCRIPTION),
 ):
-    limit = max(1, min(limit, 1000))
-    rows = selectors.alias_list(organization=request.organization, domain=domain, search=search)[
-        offset : offset + limit
-    ]
-    return [alias_out(a) for a in rows]
+    """Aliases by address, filtered as in the portal, with `count` and a cursor."""
+    rows = selectors.alias_list(organization=request.organization, domain=domain, search=search)
+    return cursor_page(rows, cursor=cursor, limit=limit, order="address", serialize=alias_out)
 
 
 @router.post(
@@ -412,7 +438,7 @@ def aliases_create(request, body: AliasIn):
 def _alias_or_404(request, address):
     alias = selectors.alias_get(organization=request.organization, address=address)
     if alias is None:
-        raise Http404
+        raise not_found("alias", address)
     return alias
 
 

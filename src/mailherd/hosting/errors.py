@@ -8,6 +8,7 @@ from mailherd.core.errors import (
 
 __all__ = [
     "AddressInUse",
+    "DomainExists",
     "DomainNotVerified",
     "DomainTaken",
     "InvalidAddress",
@@ -18,6 +19,12 @@ __all__ = [
 
 class AddressInUse(Conflict):
     code = "address_in_use"
+
+
+class DomainExists(Conflict):
+    """The organization already has this domain (another organization's is DomainTaken)."""
+
+    code = "domain_exists"
 
 
 class NoMailServer(Conflict):

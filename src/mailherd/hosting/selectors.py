@@ -22,12 +22,17 @@ def hosting_usage_counts(
     return counts
 
 
-def domain_list(*, organization):
-    return (
+def domain_list(*, organization, search: str = "", status: str = ""):
+    queryset = (
         Domain.objects.filter(organization=organization)
         .select_related("mail_server")
         .order_by("name")
     )
+    if search:
+        queryset = queryset.filter(name__icontains=search.strip().lower())
+    if status:
+        queryset = queryset.filter(status=status)
+    return queryset
 
 
 def domain_get(*, organization, name: str) -> Domain | None:

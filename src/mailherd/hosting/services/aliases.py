@@ -63,8 +63,8 @@ def alias_create(*, actor: Actor, organization, address: str, goto, enabled: boo
     if address in targets:
         raise ValidationFailed("An alias cannot forward to itself.", field="goto")
     _check_targets(organization, targets)
+    ensure_address_free(address)  # before the plan limit: a taken address never succeeds
     check_limit(organization, "aliases")
-    ensure_address_free(address)
     alias = Alias.objects.create(
         organization=organization, domain=domain, address=address, goto=targets, enabled=enabled
     )

@@ -9,7 +9,7 @@ from mailherd.core.actors import Actor
 from mailherd.core.audit import audit_record
 from mailherd.core.errors import NotFound, ValidationFailed
 from mailherd.dns.resolver import LookupFailed, lookup_txt
-from mailherd.hosting.errors import DomainNotVerified, DomainTaken
+from mailherd.hosting.errors import DomainExists, DomainNotVerified, DomainTaken
 from mailherd.hosting.models import Domain, ProvisioningOp
 from mailherd.hosting.services.limits import (
     check_limit,
@@ -37,7 +37,7 @@ def domain_add(*, actor: Actor, organization, name: str) -> Domain:
     ascii_name = clean_domain_name(name)
     organization = writable_organization_lock(organization_id=organization.pk)
     if Domain.objects.filter(organization=organization, name=ascii_name).exists():
-        raise ValidationFailed(f"{name} is already one of your domains.", field="name")
+        raise DomainExists(f"{name} is already one of your domains.", field="name")
     if _taken_elsewhere(ascii_name, organization.pk):
         raise DomainTaken(f"{name} is already in use by another organization.", field="name")
     check_limit(organization, "domains")

@@ -248,14 +248,15 @@ def _prepare(organization, outcome: MailboxOutcome, *, domains: dict, counts: di
     if domain_name not in domains:
         domains[domain_name] = _usable_domain(organization, domain_name)
     domain = domains[domain_name]
+    # A taken address is named before any plan limit: retrying it would never help.
+    if address in taken:
+        ensure_address_free(address)  # says which: mailbox or alias
+        raise AddressInUse(f"{address} is already a mailbox.", field="address")  # taken earlier in this batch
     check_limit(organization, "mailboxes", counts=counts)
     if quota is None:
         left = organization.plan.max_storage_mb - counts["storage_mb"]
         quota = min(DEFAULT_QUOTA_MB, left) if left > 0 else DEFAULT_QUOTA_MB
     check_limit(organization, "storage_mb", requested=quota, counts=counts)
-    if address in taken:
-        ensure_address_free(address)  # says which: mailbox or alias
-        raise AddressInUse(f"{address} is already a mailbox.", field="address")  # taken earlier in this batch
     taken.add(address)
     counts["mailboxes"] += 1
     counts["storage_mb"] += quota
