@@ -44,3 +44,8 @@ CELERY_BEAT_SCHEDULE["webhook-deliveries"] = {
     "task": "mailherd.webhooks.tasks.webhook_deliveries_task",
     "schedule": 15.0,
 }
+# API: forget Idempotency-Key answers after a day.
+CELERY_BEAT_SCHEDULE["api-idempotency-purge"] = {
+    "task": "mailherd.api.tasks.idempotency_purge_task",
+    "schedule": 3600.0,
+}

@@ -87,6 +87,7 @@ MIDDLEWARE = [
     "allauth.account.middleware.AccountMiddleware",
     "mailherd.operator.middleware.OperatorEnrolmentMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "mailherd.api.idempotency.IdempotencyMiddleware",
 ]
 
 ROOT_URLCONF = "mailherd.urls"
@@ -234,6 +235,8 @@ _SCHEME_HEADER = env_str("MAILHERD_TRUSTED_PROXY_SCHEME_HEADER", "")
 if _SCHEME_HEADER:
     SECURE_PROXY_SSL_HEADER = ("HTTP_" + _SCHEME_HEADER.upper().replace("-", "_"), "https")
 # Customer-supplied URLs (webhooks) may not point at loopback/private/link-local addresses unless allowed:
+# Where the web process forwards /mcp (`mailherd mcp`; `mailherd run` starts it on --port + 1).
+MAILHERD_MCP_URL = env_str("MAILHERD_MCP_URL", "http://127.0.0.1:8001")
 MAILHERD_ALLOW_PRIVATE_TARGETS = env_bool("MAILHERD_ALLOW_PRIVATE_TARGETS", False)
 MAILHERD_ALLOWED_TARGETS = env_list("MAILHERD_ALLOWED_TARGETS")  # CIDRs and host names
 # bcrypt cost of mailbox passwords ({BLF-CRYPT}); 10 is Mailcow's default. Tests lower it.

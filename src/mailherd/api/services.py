@@ -11,7 +11,7 @@ from django.utils import timezone
 from mailherd.api.models import ApiToken
 from mailherd.core.actors import Actor
 from mailherd.core.audit import audit_record
-from mailherd.core.errors import NotFound, ValidationFailed
+from mailherd.core.errors import MailherdError, NotFound, ValidationFailed
 
 TOKEN_PREFIX = "mh"
 # Writing last_used_at on every request would turn reads into writes; once a minute is enough.
@@ -22,9 +22,30 @@ def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+class TokenExpired(MailherdError):
+    code = "token_expired"
+    http_status = 401
+    default_message = "This API token has expired; create a new one in the portal."
+
+
 @transaction.atomic
-def api_token_create(*, actor: Actor, organization, name: str) -> tuple[ApiToken, str]:
-    """Create a token and return it with its plaintext, which is never retrievable again."""
+def api_token_create(
+    *,
+    actor: Actor,
+    organization,
+    name: str,
+    scopes: list[str] | None = None,
+    expires_at=None,
+) -> tuple[ApiToken, str]:
+    """Create a token and return it with its plaintext, which is never retrievable again.
+
+    `scopes` default to full access (mailherd.api.scopes); `expires_at` None means never.
+    """
+    from mailherd.api.scopes import clean_scopes
+
+    scopes = clean_scopes(scopes)
+    if expires_at is not None and expires_at <= timezone.now():
+        raise ValidationFailed("The expiry date must be in the future.", field="expires_at")
     name = " ".join((name or "").split())
     if not name:
         raise ValidationFailed(
@@ -40,8 +61,16 @@ def api_token_create(*, actor: Actor, organization, name: str) -> tuple[ApiToken
         prefix=prefix,
         token_hash=_hash(secret),
         created_by=actor.user,
+        scopes=scopes,
+        expires_at=expires_at,
     )
-    audit_record(actor=actor, action="api_token.create", organization=organization, obj=token)
+    audit_record(
+        actor=actor,
+        action="api_token.create",
+        organization=organization,
+        obj=token,
+        data={"scopes": scopes, "expires_at": expires_at.isoformat() if expires_at else None},
+    )
     return token, f"{TOKEN_PREFIX}_{prefix}_{secret}"
 
 
@@ -57,8 +86,11 @@ def api_token_revoke(*, actor: Actor, organization, token_id: int) -> ApiToken:
     return token
 
 
-def api_token_authenticate(raw: str) -> ApiToken | None:
-    """Return the active token for a presented bearer string, or None."""
+def api_token_authenticate(raw: str, *, ip: str | None = None) -> ApiToken | None:
+    """Return the active token for a presented bearer string, or None.
+
+    An expired token raises TokenExpired, so the caller can say so instead of "invalid".
+    """
     parts = (raw or "").split("_", 2)
     if len(parts) != 3 or parts[0] != TOKEN_PREFIX:
         return None
@@ -67,7 +99,10 @@ def api_token_authenticate(raw: str) -> ApiToken | None:
         return None
     if not hmac.compare_digest(token.token_hash, _hash(parts[2])):
         return None
+    if token.is_expired:
+        raise TokenExpired()
     now = timezone.now()
-    if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
-        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    stale = token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION
+    if stale or (ip and token.last_used_ip != ip):
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now, last_used_ip=ip)
     return token

@@ -8,7 +8,8 @@ from ninja.errors import ValidationError as NinjaValidationError
 from ninja.throttling import AuthRateThrottle
 
 from mailherd.api.auth import TokenAuth
-from mailherd.core.errors import MailherdError
+from mailherd.api.errors import not_found_for_path, plain_validation
+from mailherd.core.errors import MailherdError, NotFound
 
 
 class TokenRateThrottle(AuthRateThrottle):
@@ -43,6 +44,12 @@ class BrandedNinjaAPI(NinjaAPI):
         module = operation.view_func.__module__.removeprefix("mailherd.")
         return f"{module}_{operation.view_func.__name__}".replace(".", "_")
 
+    def get_openapi_schema(self, *, path_prefix=None, path_params=None):
+        from mailherd.api.openapi import document_errors
+
+        schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
+        return document_errors(schema)
+
 
 api = BrandedNinjaAPI(
     throttle=[TokenRateThrottle()],
@@ -62,7 +69,10 @@ class ErrorOut(Schema):
 
 @api.exception_handler(MailherdError)
 def _mailherd_error(request, exc: MailherdError):
-    return api.create_response(request, exc.as_dict(), status=exc.http_status)
+    body = exc.as_dict()
+    if isinstance(exc, NotFound) and exc.message == NotFound.default_message:
+        body["message"] = not_found_for_path(request.path)
+    return api.create_response(request, body, status=exc.http_status)
 
 
 @api.exception_handler(AuthenticationError)
@@ -79,21 +89,18 @@ def _unauthorized(request, exc):
 
 @api.exception_handler(Http404)
 def _not_found(request, exc):
-    return api.create_response(request, {"code": "not_found", "message": "Not found."}, status=404)
+    return api.create_response(
+        request, {"code": "not_found", "message": not_found_for_path(request.path)}, status=404
+    )
 
 
 @api.exception_handler(NinjaValidationError)
 def _invalid(request, exc: NinjaValidationError):
-    fields = [".".join(str(part) for part in error.get("loc", [])[1:]) for error in exc.errors]
-    message = "; ".join(
-        f"{field or 'body'}: {error.get('msg')}"
-        for field, error in zip(fields, exc.errors, strict=True)
-    )
-    return api.create_response(
-        request,
-        {"code": "invalid", "message": message or "Invalid request.", "errors": exc.errors},
-        status=422,
-    )
+    message, errors = plain_validation(exc.errors)
+    body = {"code": "invalid", "message": message, "errors": errors}
+    if errors:
+        body["field"] = errors[0]["field"]
+    return api.create_response(request, body, status=422)
 
 
 @api.exception_handler(Throttled)

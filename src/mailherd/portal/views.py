@@ -223,6 +223,8 @@ def api_tokens(request):
                     actor=request.actor,
                     organization=request.organization,
                     name=form.cleaned_data["name"],
+                    scopes=form.chosen_scopes(),
+                    expires_at=form.expires_at(),
                 ),
             )
             if created:

@@ -3,9 +3,9 @@
 from datetime import datetime
 from typing import Literal
 
-from django.http import Http404
 from ninja import Field, Query, Router, Schema, Status
 
+from mailherd.api.errors import not_found
 from mailherd.api.pagination import CURSOR_DESCRIPTION, LIMIT_DESCRIPTION, cursor_page, page_schema
 from mailherd.webhooks import selectors, services
 from mailherd.webhooks.events import EVENT_TYPES
@@ -125,7 +125,7 @@ def delivery_out(delivery) -> dict:
 def _endpoint_or_404(request, webhook_id: int):
     endpoint = selectors.endpoint_get(organization=request.organization, endpoint_id=webhook_id)
     if endpoint is None:
-        raise Http404
+        raise not_found("webhook endpoint", webhook_id)
     return endpoint
 
 
@@ -273,7 +273,7 @@ def webhooks_delivery_resend(request, webhook_id: int, delivery_id: int):
     """Queue the same event again (same `webhook-id`, so a receiver can tell it is a repeat)."""
     endpoint = _endpoint_or_404(request, webhook_id)
     if not endpoint.deliveries.filter(pk=delivery_id).exists():
-        raise Http404
+        raise not_found("delivery", delivery_id)
     delivery = services.delivery_resend(
         actor=request.actor, organization=request.organization, delivery_id=delivery_id
     )
