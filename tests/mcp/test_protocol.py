@@ -1,161 +1,193 @@
-"""The MCP transport and JSON-RPC layer: handshake, auth, feature gate, errors."""
+"""The MCP service speaks the protocol through the official SDK: sessions, JSON or SSE, auth."""
 
+import json
+
+import httpx
 import pytest
+from mcp.shared.exceptions import MCPError
 
-from mailherd.plans.models import Plan
-from tests.mcp.conftest import Mcp, _token
+from mailherd.core.models import AuditEvent
+from mailherd.hosting.models import Mailbox
+from mailherd.mcp.tools import TOOLS
+from tests.hosting.conftest import verified_domain
+from tests.mcp.conftest import _token, on_business
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(transaction=True)
 
-EXPECTED_TOOLS = {
-    "get_usage", "list_domains", "add_domain", "get_domain", "verify_domain", "check_domain_dns",
-    "delete_domain", "list_mailboxes", "create_mailbox", "update_mailbox", "delete_mailbox",
-    "list_aliases", "create_alias", "update_alias", "delete_alias",
+
+def _raw(url, token, body, **headers):
+    headers = {
+        "Accept": "application/json, text/event-stream",
+        "Content-Type": "application/json",
+        **headers,
+    }
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    return httpx.post(
+        url, content=json.dumps(body) if not isinstance(body, bytes) else body, headers=headers
+    )
+
+
+INIT = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-11-25",
+        "capabilities": {},
+        "clientInfo": {"name": "t", "version": "1"},
+    },
 }
 
 
-def test_initialize_handshake(acme_mcp, settings):
-    settings.MAILHERD_PRODUCT_NAME = "Herdmail Pro"
-    body = acme_mcp.rpc(
-        "initialize",
-        {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}},
-    )
-    result = body["result"]
-    assert result["protocolVersion"] == "2025-06-18"
-    assert result["capabilities"] == {"tools": {}}
-    assert result["serverInfo"]["name"] == "Herdmail Pro"
-    assert result["serverInfo"]["version"]
-
-    response = acme_mcp.post({"jsonrpc": "2.0", "method": "notifications/initialized"})
-    assert response.status_code == 202 and response.content == b""
-    assert acme_mcp.rpc("ping")["result"] == {}
-
-
-def test_initialize_answers_its_own_version_to_an_unknown_one(acme_mcp):
-    result = acme_mcp.rpc("initialize", {"protocolVersion": "1999-01-01"})["result"]
-    assert result["protocolVersion"] == "2025-06-18"
-
-
-def test_tools_list_names_and_schemas(acme_mcp):
-    tools = {t["name"]: t for t in acme_mcp.rpc("tools/list")["result"]["tools"]}
-    assert set(tools) == EXPECTED_TOOLS
+def test_initialize_list_and_call_every_tool(acme_mcp, tenants, mail_server):
+    """The official client: initialize, list the tools, call each one."""
+    assert acme_mcp.initialized.server_info.name
+    tools = {t.name: t for t in acme_mcp.tools()}
+    assert set(tools) == set(TOOLS)
     for tool in tools.values():
-        assert tool["description"]
-        assert tool["inputSchema"]["type"] == "object"
-    create = tools["create_mailbox"]["inputSchema"]
-    assert create["required"] == ["address"]
-    assert {"address", "password", "quota_mb", "name"} == set(create["properties"])
-    assert create["additionalProperties"] is False
-    assert tools["delete_domain"]["inputSchema"]["required"] == ["name", "confirm"]
-    assert tools["create_alias"]["inputSchema"]["properties"]["goto"]["type"] == "array"
-    listing = tools["list_mailboxes"]["inputSchema"]["properties"]
-    assert {"domain", "search", "limit", "offset"} == set(listing)
-    assert listing["limit"]["maximum"] == 1000
-    assert tools["delete_mailbox"]["annotations"]["destructiveHint"] is True
-    assert tools["get_usage"]["inputSchema"]["properties"] == {}
-
-
-def test_batch_requests(acme_mcp):
-    response = acme_mcp.post([
-        {"jsonrpc": "2.0", "id": "a", "method": "ping"},
-        {"jsonrpc": "2.0", "method": "notifications/initialized"},
-        {"jsonrpc": "2.0", "id": "b", "method": "nope"},
-    ])
-    assert response.status_code == 200
-    answers = {a["id"]: a for a in response.json()}
-    assert answers["a"]["result"] == {}
-    assert answers["b"]["error"]["code"] == -32601
-
-
-@pytest.mark.parametrize("header", [None, "Bearer nope", "Bearer mh_deadbeef_wrong", "Basic abc"])
-def test_bad_or_missing_token_is_401(client, tenants, header):
-    extra = {"HTTP_AUTHORIZATION": header} if header else {}
-    response = client.post(
-        "/mcp", data={"jsonrpc": "2.0", "id": 1, "method": "ping"}, content_type="application/json", **extra
+        assert tool.input_schema["type"] == "object"
+        annotations = tool.annotations
+        assert annotations.read_only_hint is TOOLS[tool.name].read_only
+        assert annotations.destructive_hint is TOOLS[tool.name].destructive
+        if annotations.destructive_hint:
+            assert "confirm" in tool.input_schema["required"], tool.name
+    verified_domain(tenants.acme, "acme.test")
+    arguments = {
+        "get_usage": {},
+        "list_domains": {},
+        "add_domain": {"name": "second.test"},
+        "get_domain": {"name": "acme.test"},
+        "verify_domain": {"name": "acme.test"},
+        "check_domain_dns": {"name": "second.test"},
+        "list_mailboxes": {},
+        "create_mailbox": {"address": "jane@acme.test", "quota_mb": 100},
+        "update_mailbox": {"address": "jane@acme.test", "name": "Jane"},
+        "list_aliases": {},
+        "create_alias": {"address": "info@acme.test", "goto": ["jane@acme.test"]},
+        "update_alias": {"address": "info@acme.test", "active": False},
+        "delete_alias": {"address": "info@acme.test", "confirm": True},
+        "delete_mailbox": {"address": "jane@acme.test", "confirm": True},
+        "delete_domain": {"name": "second.test", "confirm": "second.test"},
+    }
+    called = set()
+    for name in arguments:
+        if name not in TOOLS:
+            continue
+        result = acme_mcp.call(name, **arguments[name])
+        assert result["isError"] is False, (name, result)
+        assert json.loads(result["content"][0]["text"]) == result["structuredContent"]
+        called.add(name)
+    for name in set(TOOLS) - called:  # tools other features added: each answers something
+        result = acme_mcp.call(name)
+        assert isinstance(result["isError"], bool)
+    # Every call is audited as MCP with the tool's name.
+    audited = {e.data["tool"] for e in AuditEvent.objects.filter(action="mcp.call")}
+    assert set(arguments) & set(TOOLS) <= audited
+    create = AuditEvent.objects.get(action="mailbox.create")
+    assert create.actor_kind == "mcp" and create.actor_label.startswith(
+        "MCP create_mailbox (API token"
     )
+
+
+def test_json_answers_for_clients_that_ask_for_json(agent_for, tenants):
+    agent = agent_for(on_business(tenants.acme), sse=False)
+    assert agent.call("get_usage")["isError"] is False
+
+
+def test_sessions_are_tracked(mcp_service, tenants):
+    token = _token(on_business(tenants.acme))
+    response = _raw(mcp_service, token, INIT)
+    assert response.status_code == 200
+    session = response.headers["mcp-session-id"]
+    ping = {"jsonrpc": "2.0", "id": 2, "method": "ping"}
+    assert (
+        _raw(
+            mcp_service,
+            token,
+            ping,
+            **{"Mcp-Session-Id": "not-a-session", "MCP-Protocol-Version": "2025-11-25"},
+        ).status_code
+        == 404
+    )
+    # Another organization's token cannot use this session.
+    other = _token(on_business(tenants.globex))
+    hijack = _raw(
+        mcp_service,
+        other,
+        ping,
+        **{"Mcp-Session-Id": session, "MCP-Protocol-Version": "2025-11-25"},
+    )
+    assert hijack.status_code in (403, 404)
+
+
+def test_batches_are_refused(mcp_service, tenants):
+    token = _token(on_business(tenants.acme))
+    batch = [{"jsonrpc": "2.0", "id": i, "method": "tools/list"} for i in range(3000)]
+    response = _raw(mcp_service, token, batch)
+    assert response.status_code == 400
+    assert "batches are not supported" in response.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("token", [None, "nope", "mh_deadbeef_wrong"])
+def test_bad_or_missing_token_is_401_with_resource_metadata(mcp_service, tenants, token):
+    response = _raw(mcp_service, token, INIT)
     assert response.status_code == 401
-    body = response.json()
-    assert body["jsonrpc"] == "2.0" and body["id"] is None
-    assert body["error"]["code"] == -32001
-    assert response["WWW-Authenticate"].startswith("Bearer")
+    assert "resource_metadata=" in response.headers["www-authenticate"]
+    metadata = httpx.get(mcp_service.replace("/mcp", "/.well-known/oauth-protected-resource/mcp"))
+    assert metadata.status_code == 200 and metadata.json()["resource"].endswith("/mcp")
 
 
-def test_starter_plan_has_no_mcp_404(client, tenants):
-    assert not Plan.objects.get(slug="starter").has_feature("mcp")
-    mcp = Mcp(client, _token(tenants.acme))
-    response = mcp.post({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {}})
-    assert response.status_code == 404
+def test_starter_plan_has_no_mcp_404(mcp_service, tenants):
+    assert _raw(mcp_service, _token(tenants.acme), INIT).status_code == 404
 
 
-def test_hosting_switched_off_hides_and_refuses_the_tools(acme_mcp):
-    from mailherd.operator.models import FeatureSwitch
-
-    FeatureSwitch.objects.create(name="email_hosting", enabled=False)
-    assert acme_mcp.rpc("tools/list")["result"]["tools"] == []
-    result = acme_mcp.call("list_domains")
-    assert result["isError"] is True and result["structuredContent"]["code"] == "not_found"
+def test_foreign_origin_refused(mcp_service, tenants):
+    token = _token(on_business(tenants.acme))
+    assert _raw(mcp_service, token, INIT, Origin="https://evil.example").status_code == 403
 
 
-def test_get_is_405(client, acme_mcp):
-    response = client.get("/mcp", HTTP_AUTHORIZATION=f"Bearer {acme_mcp.token}")
-    assert response.status_code == 405
-    assert "POST" in response["Allow"]
+def test_unknown_tool_is_a_protocol_error_and_bad_arguments_a_tool_error(acme_mcp):
+    with pytest.raises(MCPError):
+        acme_mcp.call("format_disk")
+    result = acme_mcp.call("create_mailbox", quota_mb="lots")
+    assert result["isError"] is True and result["structuredContent"]["code"] == "invalid"
 
 
-def test_no_csrf_token_needed(tenants, acme_mcp):
-    from django.test import Client
-
-    strict = Client(enforce_csrf_checks=True)
-    assert Mcp(strict, acme_mcp.token).rpc("ping")["result"] == {}
-
-
-def test_malformed_json_is_parse_error(acme_mcp):
-    response = acme_mcp.post("{not json", raw=True)
-    assert response.status_code == 400
-    assert response.json()["error"]["code"] == -32700
+def test_destructive_tools_need_confirmation(acme_mcp, tenants):
+    verified_domain(tenants.acme, "acme.test")
+    acme_mcp.call("create_mailbox", address="keep@acme.test", quota_mb=100)
+    result = acme_mcp.call("delete_mailbox", address="keep@acme.test")
+    assert result["isError"] is True and "confirm=true" in result["structuredContent"]["message"]
+    assert Mailbox.objects.filter(address="keep@acme.test").exists()
 
 
-@pytest.mark.parametrize("body", [{"id": 1, "method": "ping"}, {"jsonrpc": "2.0", "id": 1}, 42, []])
-def test_invalid_request(acme_mcp, body):
-    assert acme_mcp.post(body).json()["error"]["code"] == -32600
+def test_token_scopes_apply(agent_for, tenants):
+    verified_domain(tenants.acme, "acme.test")
+    reader = agent_for(on_business(tenants.acme), scopes=["*:read"])
+    names = {t.name for t in reader.tools()}
+    assert "list_mailboxes" in names and "create_mailbox" not in names
+    refused = reader.call("create_mailbox", address="x@acme.test", quota_mb=100)
+    assert (
+        refused["isError"] is True and refused["structuredContent"]["code"] == "insufficient_scope"
+    )
+    assert not Mailbox.objects.filter(address="x@acme.test").exists()
 
 
-def test_unknown_method(acme_mcp):
-    body = acme_mcp.rpc("resources/list")
-    assert body["error"]["code"] == -32601
+def test_every_tool_call_counts_against_the_rate_limit(acme_mcp, settings):
+    settings.MAILHERD_API_RATE = "3/m"
+    succeeded = 0
+    with pytest.raises(MCPError) as caught:
+        for _ in range(4):
+            assert acme_mcp.call("get_usage")["isError"] is False
+            succeeded += 1
+    assert "Too many requests" in str(caught.value)
+    assert 1 <= succeeded <= 3  # the client's own tools/list counts too
 
 
-def test_unknown_tool_and_bad_params_are_invalid_params(acme_mcp):
-    assert acme_mcp.rpc("tools/call", {"name": "format_disk"})["error"]["code"] == -32602
-    bad = [
-        {"name": "create_mailbox", "arguments": {}},
-        {"name": "create_mailbox", "arguments": {"address": "a@b.test", "bogus": 1}},
-        {"name": "create_mailbox", "arguments": {"address": "a@b.test", "quota_mb": "lots"}},
-        {"name": "list_mailboxes", "arguments": {"limit": 0}},
-        {"name": "create_alias", "arguments": {"address": "a@b.test", "goto": "c@d.test"}},
-        {"name": "get_domain", "arguments": ["acme.test"]},
-    ]
-    for params in bad:
-        error = acme_mcp.rpc("tools/call", params)["error"]
-        assert error["code"] == -32602, params
-    assert acme_mcp.rpc("tools/call", "x")["error"]["code"] == -32602
-
-
-def test_unsupported_protocol_version_header(acme_mcp):
-    response = acme_mcp.post({"jsonrpc": "2.0", "id": 1, "method": "ping"}, mcp_protocol_version="1.0")
-    assert response.status_code == 400
-    ok = acme_mcp.post({"jsonrpc": "2.0", "id": 1, "method": "ping"}, mcp_protocol_version="2025-06-18")
-    assert ok.status_code == 200
-
-
-def test_foreign_origin_refused(acme_mcp):
-    response = acme_mcp.post({"jsonrpc": "2.0", "id": 1, "method": "ping"}, origin="https://evil.example")
-    assert response.status_code == 403
-
-
-def test_the_rest_apis_rate_limit_applies(acme_mcp, settings):
-    settings.MAILHERD_API_RATE = "2/m"
-    assert acme_mcp.rpc("ping")["result"] == {}
-    assert acme_mcp.rpc("ping")["result"] == {}
-    response = acme_mcp.post({"jsonrpc": "2.0", "id": 3, "method": "ping"})
-    assert response.status_code == 429 and int(response["Retry-After"]) >= 1
+def test_the_web_process_forwards_mcp(live_server, mcp_service, tenants, settings):
+    settings.MAILHERD_MCP_URL = mcp_service.removesuffix("/mcp")
+    token = _token(on_business(tenants.acme))
+    response = _raw(f"{live_server.url}/mcp", token, INIT)
+    assert response.status_code == 200 and response.headers["mcp-session-id"]
+    assert _raw(f"{live_server.url}/mcp", None, INIT).status_code == 401

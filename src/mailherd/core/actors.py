@@ -6,10 +6,11 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Actor:
-    kind: str  # "user", "token", "operator", "system"
+    kind: str  # "user", "token", "mcp", "operator", "system"
     user: Any = None
     token: Any = None
     ip: str | None = None
+    via: str | None = None  # for "mcp": the tool being called
 
     @classmethod
     def for_user(cls, user, ip: str | None = None) -> "Actor":
@@ -28,6 +29,8 @@ class Actor:
         if self.user is not None:
             return self.user.email
         if self.token is not None:
+            if self.kind == "mcp":
+                return f"MCP {self.via or 'call'} (API token {self.token.prefix})"
             return f"API token {self.token.prefix}"
         return "system"
 

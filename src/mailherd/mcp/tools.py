@@ -37,6 +37,24 @@ class Tool:
     feature: str = "email_hosting"
     read_only: bool = False
     destructive: bool = False
+    idempotent: bool = False
+    # The token scope's resource (mailherd.api.scopes); guessed from the name when empty.
+    scope: str = ""
+
+    @property
+    def resource(self) -> str:
+        if self.scope:
+            return self.scope
+        from mailherd.api.scopes import api_resources
+
+        words = set(self.name.split("_"))
+        for resource in api_resources():
+            singular = resource[:-2] if resource.endswith(("ses", "xes")) else resource.rstrip("s")
+            if resource in words or singular in words or resource.replace("_", "") in words:
+                return resource
+        if "dns" in words and "domains" in api_resources():
+            return "domains"
+        return "*"  # unknown: only tokens with access to everything may call it
 
     def input_schema(self) -> dict:
         return _strip_titles(self.args.model_json_schema())
@@ -156,9 +174,12 @@ def get_usage(ctx: Context, args: Args) -> dict:
 # -- domains -----------------------------------------------------------------------
 
 
-@tool("list_domains", "All domains of the organization with status and DNS records.", read_only=True)
+@tool(
+    "list_domains", "All domains of the organization with status and DNS records.", read_only=True
+)
 def list_domains(ctx: Context, args: Args) -> dict:
-    return {"domains": [domain_out(d) for d in selectors.domain_list(organization=ctx.organization)]}
+    rows = selectors.domain_list(organization=ctx.organization)
+    return {"count": rows.count(), "domains": [domain_out(d) for d in rows]}
 
 
 @tool(
@@ -224,12 +245,18 @@ def delete_domain(ctx: Context, args: DomainDelete) -> dict:
 # -- mailboxes ---------------------------------------------------------------------
 
 
-@tool("list_mailboxes", "Mailboxes, optionally of one domain or matching a search.", Listing,
-      read_only=True)
+@tool(
+    "list_mailboxes",
+    "Mailboxes, optionally of one domain or matching a search.",
+    Listing,
+    read_only=True,
+)
 def list_mailboxes(ctx: Context, args: Listing) -> dict:
-    rows = selectors.mailbox_list(organization=ctx.organization, domain=args.domain, search=args.search)
-    rows = rows[args.offset : args.offset + args.limit]
-    return {"mailboxes": [mailbox_out(m, ctx.organization) for m in rows]}
+    rows = selectors.mailbox_list(
+        organization=ctx.organization, domain=args.domain, search=args.search
+    )
+    page = rows[args.offset : args.offset + args.limit]
+    return {"count": rows.count(), "mailboxes": [mailbox_out(m, ctx.organization) for m in page]}
 
 
 @tool(
@@ -253,8 +280,12 @@ def create_mailbox(ctx: Context, args: MailboxCreate) -> dict:
     }
 
 
-@tool("update_mailbox", "Change a mailbox's password, quota, display name or active state; "
-      "omitted fields stay as they are.", MailboxUpdate)
+@tool(
+    "update_mailbox",
+    "Change a mailbox's password, quota, display name or active state; "
+    "omitted fields stay as they are.",
+    MailboxUpdate,
+)
 def update_mailbox(ctx: Context, args: MailboxUpdate) -> dict:
     mailbox = services.mailbox_update(
         actor=ctx.actor,
@@ -268,7 +299,9 @@ def update_mailbox(ctx: Context, args: MailboxUpdate) -> dict:
     return mailbox_out(mailbox, ctx.organization)
 
 
-@tool("delete_mailbox", "Delete a mailbox and all its mail. Irreversible.", Address, destructive=True)
+@tool(
+    "delete_mailbox", "Delete a mailbox and all its mail. Irreversible.", Address, destructive=True
+)
 def delete_mailbox(ctx: Context, args: Address) -> dict:
     services.mailbox_delete(actor=ctx.actor, organization=ctx.organization, address=args.address)
     return {"deleted": args.address}
@@ -277,12 +310,18 @@ def delete_mailbox(ctx: Context, args: Address) -> dict:
 # -- aliases -----------------------------------------------------------------------
 
 
-@tool("list_aliases", "Aliases (forwarding addresses), optionally of one domain or matching a "
-      "search.", Listing, read_only=True)
+@tool(
+    "list_aliases",
+    "Aliases (forwarding addresses), optionally of one domain or matching a search.",
+    Listing,
+    read_only=True,
+)
 def list_aliases(ctx: Context, args: Listing) -> dict:
-    rows = selectors.alias_list(organization=ctx.organization, domain=args.domain, search=args.search)
-    rows = rows[args.offset : args.offset + args.limit]
-    return {"aliases": [alias_out(a) for a in rows]}
+    rows = selectors.alias_list(
+        organization=ctx.organization, domain=args.domain, search=args.search
+    )
+    page = rows[args.offset : args.offset + args.limit]
+    return {"count": rows.count(), "aliases": [alias_out(a) for a in page]}
 
 
 @tool("create_alias", "Create an alias that forwards to one or more addresses.", AliasCreate)
