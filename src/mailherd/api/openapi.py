@@ -56,6 +56,8 @@ def document_errors(schema: dict) -> dict:
                     }
                 else:
                     entry["description"] = description
+            # The web server itself may answer 414 before Mailherd sees the request, in HTML.
+            responses["414"]["content"]["text/html"] = {"schema": {"type": "string"}}
             responses["429"]["headers"] = {
                 "Retry-After": {
                     "description": "Seconds to wait before retrying.",

@@ -127,6 +127,7 @@ def _http_error(request, exc: HttpError):
 def _register_routers() -> None:
     from mailherd.deliverability.api import router as deliverability_router
     from mailherd.hosting.api import router as hosting_router
+    from mailherd.api.account import router as account_router
     from mailherd.webhooks.api import router as webhooks_router
     from mailherd.webmail.api import router as webmail_router
 
@@ -134,6 +135,7 @@ def _register_routers() -> None:
     api.add_router("", deliverability_router)
     api.add_router("", webmail_router)
     api.add_router("", webhooks_router)
+    api.add_router("", account_router)
 
 
 _register_routers()
