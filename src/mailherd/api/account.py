@@ -270,8 +270,8 @@ def audit_list(
     actor: str = Query(
         "", max_length=255, description="Part of who did it (an email, `API token …`)."
     ),
-    since: datetime | None = Query(None, description="Only events at or after this time."),
-    until: datetime | None = Query(None, description="Only events before this time."),
+    since: datetime | None = Query(None, description="Only events at or after this time."),  # noqa: B008
+    until: datetime | None = Query(None, description="Only events before this time."),  # noqa: B008
     cursor: str | None = Query(None, description=CURSOR_DESCRIPTION),
     limit: int = Query(100, ge=1, le=1000, description=LIMIT_DESCRIPTION),
 ):

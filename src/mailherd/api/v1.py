@@ -125,9 +125,9 @@ def _http_error(request, exc: HttpError):
 
 
 def _register_routers() -> None:
+    from mailherd.api.account import router as account_router
     from mailherd.deliverability.api import router as deliverability_router
     from mailherd.hosting.api import router as hosting_router
-    from mailherd.api.account import router as account_router
     from mailherd.webhooks.api import router as webhooks_router
     from mailherd.webmail.api import router as webmail_router
 

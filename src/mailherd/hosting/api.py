@@ -4,7 +4,6 @@ from datetime import datetime
 from typing import Literal
 
 from django.utils import timezone
-
 from ninja import Field, Query, Router, Schema, Status
 
 from mailherd.api.errors import not_found
