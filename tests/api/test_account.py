@@ -28,11 +28,12 @@ def test_rename_and_read_the_organization(client, tenants):
     assert client.get("/api/v1/organization", **auth).json()["plan"] == "starter"
 
 
-def test_invite_list_change_and_remove_members(client, tenants):
+def test_invite_list_change_and_remove_members(client, tenants, django_capture_on_commit_callbacks):
     auth = _auth(tenants)
-    invited = _json(
-        client, "post", "/api/v1/invitations", auth, {"email": "new@acme.test", "role": "admin"}
-    )
+    with django_capture_on_commit_callbacks(execute=True):
+        invited = _json(
+            client, "post", "/api/v1/invitations", auth, {"email": "new@acme.test", "role": "admin"}
+        )
     assert invited.status_code == 201 and invited.json()["role"] == "admin"
     assert any(m.to == ["new@acme.test"] for m in mail.outbox)
     assert client.get("/api/v1/invitations", **auth).json()["count"] == 1
