@@ -200,7 +200,9 @@ async def _async_get(url):
 
 def test_async_client_refuses_loopback(receiver):
     import asyncio
+    from concurrent.futures import ThreadPoolExecutor
 
-    with pytest.raises(TargetNotAllowed):
-        asyncio.run(_async_get(f"http://127.0.0.1:{receiver.server_port}/x"))
+    # A thread of its own: the session's Playwright keeps an event loop running in this one.
+    with ThreadPoolExecutor(1) as pool, pytest.raises(TargetNotAllowed):
+        pool.submit(asyncio.run, _async_get(f"http://127.0.0.1:{receiver.server_port}/x")).result()
     assert receiver.hits == []
