@@ -18,7 +18,7 @@ from .conftest import authorize, code_from, exchange
 
 pytestmark = [
     pytest.mark.e2e,
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    pytest.mark.django_db(transaction=True),
     pytest.mark.skipif(
         not shutil.which("dovecot") and not __import__("os").path.exists(DOVECOT),
         reason="no Dovecot",
