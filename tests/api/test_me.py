@@ -85,3 +85,13 @@ def test_api_docs_load_their_assets_locally(client, db):
     assert "cdn.jsdelivr.net" not in page
     assert "/static/ninja/swagger-ui-bundle.js" in page
     assert client.get("/static/ninja/swagger-ui-bundle.js").status_code == 200
+
+
+def test_a_plan_without_the_api_feature_gets_403(client, tenants, acme_token):
+    from mailherd.plans.models import Plan
+
+    plan = tenants.acme.plan
+    Plan.objects.filter(pk=plan.pk).update(features=[f for f in plan.features if f != "api"])
+    response = client.get("/api/v1/domains", HTTP_AUTHORIZATION=f"Bearer {acme_token}")
+    assert response.status_code == 403
+    assert response.json()["code"] == "feature_not_in_plan"
