@@ -105,6 +105,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "mailherd.core.context_processors.branding",
             ],
+            "builtins": ["mailherd.core.templatetags.display"],
         },
     }
 ]

@@ -1,8 +1,12 @@
+from django.templatetags.static import static
 from django.urls import include, path
+from django.views.generic import RedirectView
 
 from mailherd.api.v1 import api
 
 urlpatterns = [
+    # Browsers ask for /favicon.ico whatever the page links to.
+    path("favicon.ico", RedirectView.as_view(url=static("mailherd/favicon.svg"), permanent=True)),
     path("operator/", include("mailherd.operator.urls")),
     path("accounts/", include("allauth.urls")),
     path("api/v1/", api.urls),

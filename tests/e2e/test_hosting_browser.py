@@ -70,13 +70,16 @@ def test_domain_to_full_plan_in_the_portal(live_server, page, mailcow_sim, dns_n
     outbox_drain()
     assert len(mailcow.list_mailboxes("portal-e2e.test")) == 10
 
-    # the eleventh is refused, with the limit explained, and Mailcow never hears of it
+    # at the limit "New mailbox" is disabled, the limit and the way to upgrade are shown,
+    # and Mailcow never hears of an eleventh
     before = mailcow_sim.request_count()
+    page.goto(f"{live_server.url}/o/{organization.slug}/mailboxes/")
+    assert page.locator(".btn[aria-disabled=true]", has_text="New mailbox").is_visible()
+    assert page.get_by_text("10 of 10 mailboxes used on the Starter plan.").is_visible()
+    assert page.get_by_role("link", name="Upgrade your plan").is_visible()
     page.goto(f"{live_server.url}/o/{organization.slug}/mailboxes/new/")
-    page.fill("input[name=local_part]", "user10")
-    page.fill("input[name=quota_mb]", "512")
-    page.get_by_role("button", name="Create mailbox").click()
-    assert page.get_by_text("allows 10 mailboxes").is_visible()
+    assert page.get_by_text("10 of 10 mailboxes used").is_visible()
+    assert page.locator("input[name=local_part]").count() == 0
     screenshot(page, "13-plan-limit")
     outbox_drain()
     assert mailcow_sim.request_count() == before

@@ -51,12 +51,20 @@ class PlanLimitExceeded(MailherdError):
     def __init__(
         self, *, limit_name: str, limit: int, used: int, requested: int = 1, plan: str = ""
     ):
-        unit = " MiB" if limit_name == "storage_mb" else ""
-        label = limit_name.replace("_mb", "").replace("_", " ")
-        message = (
-            f"Your {plan or 'current'} plan allows {limit}{unit} {label}; you use {used}{unit}"
-            f" and asked for {requested}{unit} more. Upgrade your plan to raise the limit."
-        )
+        if limit_name == "storage_mb":
+            from mailherd.core.units import mib_human
+
+            message = (
+                f"Your {plan or 'current'} plan allows {mib_human(limit)} of storage; your mailboxes"
+                f" have {mib_human(used)} and this asks for {mib_human(requested)} more."
+                " Give mailboxes less storage or upgrade your plan."
+            )
+        else:
+            label = limit_name.replace("_", " ")
+            message = (
+                f"Your {plan or 'current'} plan allows {limit} {label}; you have {used}."
+                " Upgrade your plan to add more."
+            )
         super().__init__(
             message, limit_name=limit_name, limit=limit, used=used, requested=requested
         )

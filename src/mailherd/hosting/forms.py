@@ -17,7 +17,12 @@ class MailboxCreateForm(forms.Form):
     local_part = forms.CharField(label="Address", required=False)
     domain = forms.ChoiceField(label="Domain")
     name = forms.CharField(label="Display name", required=False)
-    quota_mb = forms.IntegerField(label="Storage (MiB)", required=False, min_value=1)
+    quota_mb = forms.IntegerField(
+        label="Storage (MiB)",
+        required=False,
+        min_value=1,
+        help_text="In MiB: 1024 MiB = 1 GiB. Leave empty for the plan's default.",
+    )
     password = forms.CharField(
         label="Password",
         required=False,
@@ -32,7 +37,9 @@ class MailboxCreateForm(forms.Form):
 
 class MailboxEditForm(forms.Form):
     name = forms.CharField(label="Display name", required=False)
-    quota_mb = forms.IntegerField(label="Storage (MiB)", min_value=1)
+    quota_mb = forms.IntegerField(
+        label="Storage (MiB)", min_value=1, help_text="In MiB: 1024 MiB = 1 GiB."
+    )
     enabled = forms.BooleanField(label="Enabled (can sign in and receive mail)", required=False)
 
 

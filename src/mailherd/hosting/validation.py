@@ -23,33 +23,69 @@ def clean_domain_name(value: str) -> str:
     raw = (value or "").strip().rstrip(".")
     try:
         name = mailcow_rules.normalize_domain(raw, field="name")
-    except MailcowValidationError as exc:
-        raise InvalidAddress(
-            f"{raw or 'An empty name'} is not a valid domain name: {exc.message}", field="name"
-        )
+    except MailcowValidationError:
+        raise InvalidAddress(_domain_problem(raw), field="name")
     if "." not in name:
-        raise InvalidAddress(
-            f"{raw} is not a valid domain name: it needs at least two labels.", field="name"
-        )
+        raise InvalidAddress(_domain_problem(raw), field="name")
     return name
+
+
+def _domain_problem(raw: str) -> str:
+    """Say in plain words why `raw` is not a domain name (the rule itself is the client's)."""
+    if not raw:
+        return "Enter a domain name, such as example.com."
+    if "@" in raw:
+        return "Enter only the domain: the part after the @, such as example.com."
+    if any(character.isspace() for character in raw):
+        return "A domain name cannot contain spaces."
+    if any(character in raw for character in ",;/\\:"):
+        return "A domain name can only contain letters, digits, hyphens and dots."
+    labels = raw.split(".")
+    if len(labels) < 2:
+        return "Enter the whole domain name with its ending, such as example.com."
+    if any(not label for label in labels):
+        return "A domain name cannot have two dots in a row or start with a dot."
+    if len(raw) > 253:
+        return "A domain name can be at most 253 characters long."
+    if any(len(label) > 63 for label in labels):
+        return "Each part of a domain name between dots can be at most 63 characters long."
+    if any(label.startswith("-") or label.endswith("-") for label in labels):
+        return "A part of a domain name cannot start or end with a hyphen."
+    if labels[-1].isdigit():
+        return "This looks like an IP address; enter a domain name such as example.com."
+    return "This is not a valid domain name: use letters, digits and hyphens, such as example.com."
 
 
 def clean_local_part(value: str) -> str:
     raw = (value or "").strip()
     try:
         return mailcow_rules.normalize_local_part(raw, field="local_part")
-    except MailcowValidationError as exc:
-        raise InvalidAddress(
-            f"{raw or 'An empty local part'} is not a valid address: {exc.message}",
-            field="local_part",
-        )
+    except MailcowValidationError:
+        raise InvalidAddress(_local_part_problem(raw), field="local_part")
+
+
+def _local_part_problem(raw: str) -> str:
+    if not raw:
+        return "Enter the part of the address before the @."
+    if len(raw) > 64:
+        return "The part before the @ can be at most 64 characters long."
+    if any(character.isspace() for character in raw):
+        return "An address cannot contain spaces."
+    if raw.startswith(".") or raw.endswith(".") or ".." in raw:
+        return "The part before the @ cannot start or end with a dot or have two dots in a row."
+    return "The part before the @ can only contain letters, digits and . _ - + characters."
 
 
 def split_address(value: str, *, field: str = "address") -> tuple[str, str]:
     """Split `local@domain` into (local part, punycode domain), validating both."""
     raw = (value or "").strip()
+    if not raw:
+        raise InvalidAddress("Enter an email address, such as name@example.com.", field=field)
     if raw.count("@") != 1:
-        raise InvalidAddress(f"{raw or 'An empty address'} is not an email address.", field=field)
+        raise InvalidAddress(
+            f"{raw} is not an email address: it needs one @, such as name@example.com.",
+            field=field,
+        )
     local, domain = raw.split("@")
     try:
         return clean_local_part(local), clean_domain_name(domain)

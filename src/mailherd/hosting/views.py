@@ -6,6 +6,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from mailherd.core.errors import DomainNotVerified, MailherdError
 from mailherd.dns.records import domain_records
 from mailherd.hosting import selectors, services
 from mailherd.hosting.forms import (
@@ -18,8 +19,9 @@ from mailherd.hosting.forms import (
 )
 from mailherd.mailcow.selectors import client_endpoints
 from mailherd.operator.selectors import feature_view
+from mailherd.plans.selectors import organization_usage
 from mailherd.portal.base import org_view, portal_context, run_service
-from mailherd.tenancy.selectors import can_manage_hosting
+from mailherd.tenancy.selectors import can_manage_billing, can_manage_hosting, owner_emails
 from mailherd.webmail.portal_views import mailbox_card_context
 
 PAGE_SIZE = 25
@@ -35,6 +37,17 @@ def _can_change(request) -> bool:
         return True
     messages.error(request, "Only owners and admins can change mail settings.")
     return False
+
+
+def _limit_context(request, name: str) -> dict:
+    """What the limit note next to a "New …" button needs: usage, and who can raise the limit."""
+    usage = organization_usage(organization=request.organization)[name]
+    return {
+        "limit": usage,
+        "at_limit": usage.left <= 0,
+        "can_upgrade": can_manage_billing(request.membership),
+        "owners": owner_emails(organization=request.organization),
+    }
 
 
 def _domain_or_404(request, name):
@@ -67,7 +80,7 @@ def domain_list(request):
             return redirect(
                 "hosting:domain_detail", org_slug=request.organization.slug, name=domain.name
             )
-    domains = selectors.domain_list(organization=request.organization)
+    domains = selectors.domain_list_with_counts(organization=request.organization)
     return render(
         request,
         "hosting/domain_list.html",
@@ -88,11 +101,13 @@ def domain_detail(request, name):
         request,
         domain=domain,
         records=domain_records(domain),
+        verification={"relative": domain.verification_record_name.removesuffix("." + domain.name)},
         delete_form=DomainDeleteForm(),
         nav="domains",
         mailbox_count=domain.mailboxes.count(),
         alias_count=domain.aliases.count(),
         can_change=can_manage_hosting(request.membership),
+        **_limit_context(request, "mailboxes"),
     )
     return render(request, "hosting/domain_detail.html", context)
 
@@ -102,9 +117,13 @@ def domain_detail(request, name):
 def domain_verify(request, name):
     domain = _domain_or_404(request, name)
     if _can_change(request):
-        done = run_service(
-            request, None, lambda: services.domain_verify(actor=request.actor, domain=domain)
-        )
+        try:
+            done = services.domain_verify(actor=request.actor, domain=domain)
+        except DomainNotVerified:
+            done = None  # the page shows the outcome of the check, once, next to the record
+        except MailherdError as exc:
+            done = None
+            messages.error(request, exc.message)
         if done:
             messages.success(
                 request,
@@ -145,7 +164,13 @@ def domain_delete(request, name):
 
 @hosting_view
 def mailbox_list(request):
-    return _filtered_list(request, selectors.mailbox_list, "hosting/mailbox_list.html", "mailboxes")
+    return _filtered_list(
+        request,
+        selectors.mailbox_list,
+        "hosting/mailbox_list.html",
+        "mailboxes",
+        **_limit_context(request, "mailboxes"),
+    )
 
 
 def _filtered_list(request, select, template: str, noun: str, **extra):
@@ -179,7 +204,8 @@ def mailbox_create(request):
         created = run_service(
             request,
             form,
-            lambda: services.mailbox_create(
+            fields={"address": "local_part"},
+            call=lambda: services.mailbox_create(
                 actor=request.actor,
                 organization=request.organization,
                 address=f"{data['local_part'].strip()}@{data['domain']}",
@@ -204,7 +230,14 @@ def mailbox_create(request):
     return render(
         request,
         "hosting/mailbox_create.html",
-        portal_context(request, form=form, domains=domains, nav="mailboxes"),
+        portal_context(
+            request,
+            form=form,
+            domains=domains,
+            nav="mailboxes",
+            storage=organization_usage(organization=request.organization)["storage_mb"],
+            **_limit_context(request, "mailboxes"),
+        ),
     )
 
 
@@ -252,7 +285,9 @@ def mailbox_detail(request, address):
         password_form=PasswordForm(),
         new_password=password,
         nav="mailboxes",
-        endpoints=client_endpoints(mailbox.domain.mail_server) if mailbox.domain.mail_server else None,
+        endpoints=client_endpoints(mailbox.domain.mail_server)
+        if mailbox.domain.mail_server
+        else None,
         can_change=can_manage_hosting(request.membership),
         webmail=mailbox_card_context(request, mailbox),
     )
@@ -336,7 +371,9 @@ def alias_list(request):
         if alias:
             messages.success(request, f"Alias {alias.address} created.")
             return redirect("hosting:alias_list", org_slug=request.organization.slug)
-    return _filtered_list(request, selectors.alias_list, "hosting/alias_list.html", "aliases", form=form)
+    return _filtered_list(
+        request, selectors.alias_list, "hosting/alias_list.html", "aliases", form=form
+    )
 
 
 @hosting_view

@@ -40,15 +40,17 @@ def portal_context(request, **extra) -> dict:
     }
 
 
-def run_service(request, form, call):
+def run_service(request, form, call, fields: dict[str, str] | None = None):
     """Run a service call; a MailherdError becomes a form error (on its field if it names one).
 
-    Return the call's result, or None when it failed.
+    `fields` maps a service's field names to the form's (e.g. "address" → "local_part"), so
+    the message sits on the input it is about. Return the call's result, or None when it failed.
     """
     try:
         return call()
     except MailherdError as exc:
         field = exc.fields.get("field")
+        field = (fields or {}).get(field, field)
         if form is not None:
             form.add_error(field if field in form.fields else None, exc.message)
         else:

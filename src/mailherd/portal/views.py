@@ -14,7 +14,9 @@ from mailherd.core.errors import MailherdError
 from mailherd.plans.selectors import organization_usage, plan_list_public
 from mailherd.portal.base import LAST_ORG_SESSION_KEY, org_view, portal_context, run_service
 from mailherd.portal.forms import ApiTokenForm, InvitationForm, OrganizationForm, RoleForm
+from mailherd.portal.selectors import onboarding_checklist, onboarding_current
 from mailherd.tenancy import services as tenancy
+from mailherd.tenancy.models import Role
 from mailherd.tenancy.selectors import (
     can_manage_members,
     invitation_list_pending,
@@ -59,11 +61,16 @@ def organization_create(request):
 @org_view
 def dashboard(request):
     usage = organization_usage(organization=request.organization)
-    return render(
+    steps = onboarding_checklist(organization=request.organization)
+    context = portal_context(
         request,
-        "portal/dashboard.html",
-        portal_context(request, usage=usage.values(), nav="dashboard"),
+        usage=usage.values(),
+        nav="dashboard",
+        steps=steps,
+        current_step=onboarding_current(steps),
     )
+    template = "portal/dashboard.html"
+    return render(request, f"{template}#onboarding" if request.htmx else template, context)
 
 
 @org_view
@@ -99,6 +106,14 @@ def members(request):
                 role=form.cleaned_data["role"],
             ),
         )
+        if invitation and invitation.replaced_role:
+            messages.warning(
+                request,
+                f"Invitation sent again to {invitation.email}, now as"
+                f" {invitation.get_role_display()} (the earlier one, as"
+                f" {Role(invitation.replaced_role).label}, no longer works).",
+            )
+            return redirect("portal:members", org_slug=request.organization.slug)
         if invitation:
             messages.success(request, f"Invitation sent to {invitation.email}.")
             return redirect("portal:members", org_slug=request.organization.slug)

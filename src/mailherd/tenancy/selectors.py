@@ -26,6 +26,14 @@ def membership_list(*, organization):
     return organization.memberships.select_related("user").order_by("created_at")
 
 
+def owner_emails(*, organization) -> list[str]:
+    return list(
+        organization.memberships.filter(role=Role.OWNER)
+        .order_by("created_at")
+        .values_list("user__email", flat=True)
+    )
+
+
 def invitation_list_pending(*, organization):
     from django.utils import timezone
 

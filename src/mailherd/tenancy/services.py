@@ -123,13 +123,15 @@ def invitation_create(*, actor: Actor, membership: Membership, email: str, role:
     email = email.strip().lower()
     if Membership.objects.filter(organization=organization, user__email__iexact=email).exists():
         raise AlreadyMember(f"{email} is already a member of {organization.name}.", field="email")
-    # A new invitation replaces any pending one for the same address.
-    Invitation.objects.filter(
+    # A new invitation replaces any pending one for the same address; say so if the role changes.
+    pending = Invitation.objects.filter(
         organization=organization,
         email__iexact=email,
         accepted_at__isnull=True,
         revoked_at__isnull=True,
-    ).update(revoked_at=timezone.now())
+    )
+    replaced_roles = set(pending.values_list("role", flat=True))
+    pending.update(revoked_at=timezone.now())
     token = secrets.token_urlsafe(32)
     invitation = Invitation.objects.create(
         organization=organization,
@@ -139,6 +141,8 @@ def invitation_create(*, actor: Actor, membership: Membership, email: str, role:
         invited_by=actor.user,
         expires_at=timezone.now() + timedelta(days=settings.MAILHERD_INVITATION_DAYS),
     )
+    # The earlier invitation's role when this one changes it (None: new, or the same role).
+    invitation.replaced_role = next(iter(replaced_roles - {role}), None)
     audit_record(actor=actor, action="invitation.create", organization=organization, obj=invitation)
     link = settings.SITE_URL + reverse("portal:invitation_accept", args=[token])
     transaction.on_commit(

@@ -68,12 +68,14 @@ def domain_verify(*, actor: Actor, domain: Domain) -> Domain:
             ""
             if domain.verification_record_value in found
             else (
-                f"No TXT record {domain.verification_record_value!r} at {domain.verification_record_name} yet"
-                + (f" (found: {', '.join(found)[:200]})." if found else ".")
+                f"{domain.verification_record_name} has other TXT values"
+                f" ({', '.join(found)[:200]}) but not ours."
+                if found
+                else f"There is no TXT record at {domain.verification_record_name} yet."
             )
         )
-    except LookupFailed as exc:
-        error = f"The DNS servers did not answer: {exc}"
+    except LookupFailed:
+        error = "The DNS servers did not answer."
     now = timezone.now()
     if error:
         Domain.objects.filter(pk=domain.pk).update(

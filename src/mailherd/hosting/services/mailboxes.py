@@ -65,7 +65,8 @@ def _usable_domain(organization, domain_name: str) -> Domain:
         )
     if not domain.is_verified:
         raise DomainNotVerified(
-            f"{domain.unicode_name} is not verified yet: publish its TXT record and verify it before adding mailboxes.",
+            f"{domain.unicode_name} is not verified yet: publish its TXT record and verify the"
+            " domain on its page first.",
             field="address",
         )
     return domain
