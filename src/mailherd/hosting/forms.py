@@ -63,3 +63,14 @@ class AliasForm(forms.Form):
         help_text="One or more addresses, separated by commas or new lines.",
     )
     enabled = forms.BooleanField(label="Enabled", required=False, initial=True)
+
+
+class MailboxImportForm(forms.Form):
+    file = forms.FileField(
+        label="CSV file",
+        required=False,
+        help_text=(
+            "A header row, then one mailbox per row. Columns: address (required), name, quota_mb"
+            " (in MiB), password (empty: one is generated and shown in the report)."
+        ),
+    )

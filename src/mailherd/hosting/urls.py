@@ -12,6 +12,18 @@ urlpatterns = [
     path(ORG + "domains/<str:name>/delete/", views.domain_delete, name="domain_delete"),
     path(ORG + "mailboxes/", views.mailbox_list, name="mailbox_list"),
     path(ORG + "mailboxes/new/", views.mailbox_create, name="mailbox_create"),
+    path(ORG + "mailboxes/import/", views.mailbox_import, name="mailbox_import"),
+    path(
+        ORG + "mailboxes/import/progress/",
+        views.mailbox_import_progress,
+        name="mailbox_import_progress",
+    ),
+    path(
+        ORG + "mailboxes/import/report.csv",
+        views.mailbox_import_report,
+        name="mailbox_import_report",
+    ),
+    path(ORG + "mailboxes/export.csv", views.mailbox_export, name="mailbox_export"),
     path(ORG + "mailboxes/<str:address>/", views.mailbox_detail, name="mailbox_detail"),
     path(
         ORG + "mailboxes/<str:address>/password/", views.mailbox_password, name="mailbox_password"

@@ -1,11 +1,16 @@
 """Portal pages for domains, mailboxes and aliases: thin, over selectors and services."""
 
+import csv
+import io
+import json
+
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import Http404
+from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from mailherd.core.crypto import decrypt, encrypt
 from mailherd.core.errors import DomainNotVerified, MailherdError
 from mailherd.dns.records import domain_records
 from mailherd.hosting import selectors, services
@@ -15,8 +20,10 @@ from mailherd.hosting.forms import (
     DomainForm,
     MailboxCreateForm,
     MailboxEditForm,
+    MailboxImportForm,
     PasswordForm,
 )
+from mailherd.hosting.services import imports as mailbox_imports
 from mailherd.mailcow.selectors import client_endpoints
 from mailherd.operator.selectors import feature_view
 from mailherd.plans.selectors import organization_usage
@@ -431,3 +438,125 @@ def alias_delete(request, address):
     ):
         messages.success(request, f"Alias {alias.address} deleted.")
     return redirect("hosting:alias_list", org_slug=request.organization.slug)
+
+
+# -- mailbox CSV import and export ----------------------------------------------
+
+IMPORT_SESSION_KEY = "mailbox_import"
+IMPORT_MAX_BYTES = 2 * 1024 * 1024
+
+
+def _import_state(request) -> dict | None:
+    """This session's import (rows and results, encrypted: they hold passwords), if it is this org's."""
+    sealed = request.session.get(IMPORT_SESSION_KEY)
+    if not sealed:
+        return None
+    state = json.loads(decrypt(sealed))
+    return state if state["organization"] == request.organization.pk else None
+
+
+def _import_save(request, state: dict) -> None:
+    request.session[IMPORT_SESSION_KEY] = encrypt(json.dumps(state))
+
+
+@hosting_view
+def mailbox_import(request):
+    """Upload a CSV; the rows are then created chunk by chunk with a progress bar."""
+    posted = request.method == "POST"
+    form = MailboxImportForm(request.POST if posted else None, request.FILES if posted else None)
+    if posted and _can_change(request) and form.is_valid():
+        upload = form.cleaned_data["file"]
+        rows = None
+        if upload is None:
+            form.add_error("file", "Choose a CSV file to import.")
+        elif upload.size > IMPORT_MAX_BYTES:
+            form.add_error("file", "The file is larger than 2 MiB; split it into smaller files.")
+        else:
+            try:
+                text = upload.read().decode("utf-8-sig")
+            except UnicodeDecodeError:
+                text = None
+                form.add_error("file", "Save the file as CSV with UTF-8 encoding and try again.")
+            if text is not None:
+                rows = run_service(request, form, lambda: mailbox_imports.mailbox_csv_parse(text))
+        if rows:
+            _import_save(
+                request,
+                {"organization": request.organization.pk, "rows": rows, "results": []},
+            )
+            return redirect("hosting:mailbox_import_progress", org_slug=request.organization.slug)
+    return render(
+        request,
+        "hosting/mailbox_import.html",
+        portal_context(
+            request,
+            form=form,
+            nav="mailboxes",
+            columns=mailbox_imports.COLUMNS,
+            **_limit_context(request, "mailboxes"),
+        ),
+    )
+
+
+@hosting_view
+def mailbox_import_progress(request):
+    """The import's progress; each POST creates the next chunk (htmx posts until it is done)."""
+    state = _import_state(request)
+    if state is None:
+        messages.info(request, "There is no import in progress.")
+        return redirect("hosting:mailbox_list", org_slug=request.organization.slug)
+    done, total = len(state["results"]), len(state["rows"])
+    # `at` makes a repeated or concurrent post harmless: only the expected chunk is processed.
+    expected = request.method == "POST" and request.POST.get("at") == str(done)
+    if expected and done < total and _can_change(request):
+        chunk = state["rows"][done : done + mailbox_imports.CHUNK]
+        results = mailbox_imports.mailbox_import_chunk(
+            actor=request.actor,
+            organization=request.organization,
+            rows=chunk,
+            first_line=done + 2,
+        )
+        state["results"] += [row.as_dict() for row in results]
+        state["rows"][done : done + len(chunk)] = [{} for _ in chunk]  # passwords: gone
+        _import_save(request, state)
+        done = len(state["results"])
+    created = [r for r in state["results"] if r["result"] == "created"]
+    context = portal_context(
+        request,
+        nav="mailboxes",
+        done=done,
+        total=total,
+        percent=round(100 * done / total) if total else 100,
+        finished=done >= total,
+        created_count=len(created),
+        generated_count=sum(1 for r in created if r["password"]),
+        refused=[r for r in state["results"] if r["result"] == "refused"],
+    )
+    template = "hosting/mailbox_import_progress.html"
+    return render(request, f"{template}#progress" if request.htmx else template, context)
+
+
+@hosting_view
+def mailbox_import_report(request):
+    """The finished import's report as CSV, generated passwords included; it can be fetched once."""
+    state = _import_state(request)
+    if state is None or len(state["results"]) < len(state["rows"]):
+        raise Http404
+    request.session.pop(IMPORT_SESSION_KEY, None)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=["line", "address", "result", "message", "password"])
+    writer.writeheader()
+    writer.writerows(state["results"])
+    response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="mailbox-import-report.csv"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@hosting_view
+def mailbox_export(request):
+    rows = mailbox_imports.mailbox_export_rows(organization=request.organization)
+    response = StreamingHttpResponse(rows, content_type="text/csv; charset=utf-8")
+    filename = f"{request.organization.slug}-mailboxes.csv"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
