@@ -99,7 +99,8 @@ def env_email(name: str) -> dict:
 
     value = env_str(name)
     if value is None:
-        return {"EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend"}
+        # To the console, each email as a short block with its links (console:// prints all).
+        return {"EMAIL_BACKEND": "mailherd.notifications.console.EmailBackend"}
     scheme = value.split("://", 1)[0] if "://" in value else ""
     if scheme not in {"smtp", "smtps", "submission", "console", "file", "memory", "dummy"}:
         raise ImproperlyConfigured(
@@ -121,14 +122,19 @@ def env_email(name: str) -> dict:
     }
 
 
-def load_or_create_secret(path: Path) -> str:
+def load_or_create_secret(
+    path: Path,
+    *,
+    length: int = 64,
+    alphabet: str = "abcdefghijklmnopqrstuvwxyz0123456789!@#%^&*(-_=+)",
+) -> str:
     """Return the secret kept in `path`, creating it (mode 0600) on first start."""
     from django.utils.crypto import get_random_string
 
     if path.exists():
         return path.read_text().strip()
     path.parent.mkdir(parents=True, exist_ok=True)
-    secret = get_random_string(64, "abcdefghijklmnopqrstuvwxyz0123456789!@#%^&*(-_=+)")
+    secret = get_random_string(length, alphabet)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:  # another process of `mailherd run` won the race

@@ -15,6 +15,8 @@ STOP_GRACE_SECONDS = 10
 
 def _commands(host: str, port: int, web_workers: int) -> dict[str, list[str]]:
     python = sys.executable
+    # Quiet by default: a line per request from the web server, warnings from the rest.
+    level = os.environ.get("MAILHERD_LOG_LEVEL", "WARNING")
     return {
         "web": [
             python,
@@ -33,16 +35,19 @@ def _commands(host: str, port: int, web_workers: int) -> dict[str, list[str]]:
             "-",
             "--graceful-timeout",
             "5",
+            "--log-level",
+            "warning",
         ],
         "worker": [
             python,
             "-m",
             "celery",
+            "--quiet",
             "-A",
             "mailherd",
             "worker",
             "--loglevel",
-            "INFO",
+            level,
             "--concurrency",
             "2",
         ],
@@ -50,11 +55,12 @@ def _commands(host: str, port: int, web_workers: int) -> dict[str, list[str]]:
             python,
             "-m",
             "celery",
+            "--quiet",
             "-A",
             "mailherd",
             "beat",
             "--loglevel",
-            "INFO",
+            level,
             "--scheduler",
             "django_celery_beat.schedulers:DatabaseScheduler",
         ],
@@ -96,9 +102,11 @@ def run_process_group(
                 break
         time.sleep(0.2)
 
+    # SIGTERM to each main process only: it stops its own pool (a signal to the whole group
+    # kills the pool first and the worker logs an ERROR per pool process).
     for child in children.values():
         if child.poll() is None:
-            os.killpg(child.pid, signal.SIGTERM)
+            child.terminate()
     deadline = time.monotonic() + STOP_GRACE_SECONDS
     for child in children.values():
         try:
@@ -106,5 +114,9 @@ def run_process_group(
         except subprocess.TimeoutExpired:
             os.killpg(child.pid, signal.SIGKILL)
             child.wait()
+        try:  # anything left in its group (a pool process that outlived its parent)
+            os.killpg(child.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
     print("mailherd: stopped", flush=True)
     return exit_code

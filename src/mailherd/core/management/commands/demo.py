@@ -1,5 +1,6 @@
-import secrets
+import string
 
+from django.conf import settings
 from django.db import transaction
 
 from mailherd.core.actors import Actor
@@ -17,8 +18,9 @@ class Command(RunCommand):
     )
 
     def prepare(self, options) -> dict:
-        operator_password = secrets.token_urlsafe(12)
-        customer_password = secrets.token_urlsafe(12)
+        # The same passwords on every start with the same var/ (kept there, mode 0600).
+        operator_password = _demo_password("operator")
+        customer_password = _demo_password("customer")
         with transaction.atomic():
             operator, _ = User.objects.get_or_create(
                 email=DEMO_OPERATOR, defaults={"is_staff": True, "is_superuser": True}
@@ -39,7 +41,9 @@ class Command(RunCommand):
         extra = self.prepare_mailcow(options)
         _demo_mail(organization)
         site = f"http://{options['host']}:{options['port']}"
-        self.stdout.write(self.style.SUCCESS("Demo data ready:"))
+        rule = "=" * 72
+        self.stdout.write(self.style.SUCCESS(rule))
+        self.stdout.write(self.style.SUCCESS("Demo ready. Sign in at " + site + "/accounts/login/"))
         self.stdout.write(
             f"  operator back office: {site}/operator/   {DEMO_OPERATOR} / {operator_password}"
         )
@@ -50,6 +54,8 @@ class Command(RunCommand):
             f"  customer portal:      {site}/portal/     {DEMO_CUSTOMER} / {customer_password}"
         )
         self.stdout.write(f"  demo organization:    {organization.name} ({organization.slug})")
+        self.stdout.write("  emails are printed here as blocks with their links")
+        self.stdout.write(self.style.SUCCESS(rule))
         return extra
 
     def prepare_mailcow(self, options) -> dict:
@@ -110,6 +116,16 @@ def _demo_mail(organization) -> None:
         goto=[f"alice@{DEMO_DOMAIN}", f"bob@{DEMO_DOMAIN}"],
     )
     services.domain_add(actor=actor, organization=organization, name="acme-demo-unverified.test")
+
+
+def _demo_password(who: str) -> str:
+    from mailherd.core.env import load_or_create_secret
+
+    return load_or_create_secret(
+        settings.VAR_DIR / f"demo-{who}-password",
+        length=16,
+        alphabet=string.ascii_letters + string.digits,
+    )
 
 
 def _verify_email(user) -> None:
