@@ -329,5 +329,9 @@ LOGGING = {
         "httpx": {"level": "WARNING"},
         "httpcore": {"level": "WARNING"},
         "parsedmarc": {"level": "WARNING"},
+        # The file transport has no host name: kombu warns about it on every connection.
+        "kombu.connection": {"level": "ERROR"},
+        # 4xx answers are the visitor's business (and the web server logs each request once).
+        "django.request": {"level": "ERROR"},
     },
 }

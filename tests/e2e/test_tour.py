@@ -43,8 +43,12 @@ def _snap(pages, url, name):
 def _customer(mailcow_sim):
     mailcow_sim.reset()
     server = MailServer.objects.create(
-        name="sim", api_url=mailcow_sim.url, api_key=mailcow_sim.api_key,
-        hostname="mail.provider.test", imap_host="imap.provider.test", smtp_host="smtp.provider.test",
+        name="sim",
+        api_url=mailcow_sim.url,
+        api_key=mailcow_sim.api_key,
+        hostname="mail.provider.test",
+        imap_host="imap.provider.test",
+        smtp_host="smtp.provider.test",
         webmail_url="https://mail.provider.test/SOGo",
     )
     owner = make_user("owner@tour.test")
@@ -54,8 +58,18 @@ def _customer(mailcow_sim):
     domain = domain_add(actor=actor, organization=organization, name="tour.test")
     _domain_claim(actor=actor, domain_id=domain.pk, now=timezone.now())
     for number in range(10):
-        mailbox_create(actor=actor, organization=organization, address=f"person{number}@tour.test", quota_mb=1024)
-    alias_create(actor=actor, organization=organization, address="sales@tour.test", goto=["person1@tour.test"])
+        mailbox_create(
+            actor=actor,
+            organization=organization,
+            address=f"person{number}@tour.test",
+            quota_mb=1024,
+        )
+    alias_create(
+        actor=actor,
+        organization=organization,
+        address="sales@tour.test",
+        goto=["person1@tour.test"],
+    )
     outbox_drain()
     return server, owner, organization
 
@@ -103,10 +117,11 @@ def test_operator_pages(live_server, page, phone_page, mailcow_sim):  # noqa: F8
     from tests.operator.test_browser import sign_in
 
     _server, _owner, organization = _customer(mailcow_sim)
-    ops = with_two_factor(make_user("ops@provider.test", staff=True))
     pages = {"desktop": page, "phone": phone_page}
     base = live_server.url
-    for tab in pages.values():
+    for label, tab in pages.items():
+        # one operator per tab: a TOTP code is refused the second time
+        ops = with_two_factor(make_user(f"ops-{label}@provider.test", staff=True))
         sign_in(tab, base, ops.email, code_for=ops, next_url="/operator/")
         tab.wait_for_url(re.compile(r".*/operator/$"))
     for path, name in (

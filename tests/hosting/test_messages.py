@@ -191,5 +191,5 @@ def test_the_storage_limit_message_speaks_gib(tenants, mail_server):
         )
     assert refused.value.message == (
         "Your Starter plan allows 10 GiB of storage; your mailboxes have 0 B and this asks for"
-        " 20 GiB more. Give mailboxes less storage or upgrade your plan."
+        " 20 GiB more. Upgrade your plan, or give mailboxes less storage."
     )

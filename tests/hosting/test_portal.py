@@ -98,4 +98,4 @@ def test_dashboard_shows_usage_against_the_plan(alice_client, tenants, mail_serv
         actor=SYSTEM, organization=tenants.acme, address="a@acme.test", quota_mb=512
     )
     content = alice_client.get("/o/acme/").content.decode()
-    assert "1 of 10" in content and "512 MiB of 10240 MiB" in content
+    assert "1 of 10" in content and "512 MiB of 10 GiB" in content  # the landing page's units

@@ -249,7 +249,7 @@ def test_the_operator_can_retry_or_discard_parked_rows(tenants, mail_server, sim
     services.mailbox_create(actor=SYSTEM, organization=tenants.acme, address="z@acme.test", password="Strong-pass-123", quota_mb=10)
     outbox_drain()
     parked = ProvisioningOp.objects.get(object_key="mailbox:z@acme.test", status="failed")
-    client.post("/operator/hosting/provisioningop/", {"action": "discard", "_selected_action": [parked.pk]})
+    client.post("/operator/hosting/provisioningop/", {"action": "discard", "_selected_action": [parked.pk], "confirmed": "yes"})
     parked.refresh_from_db()
     assert parked.status == "done"
     assert parked.last_error.startswith("discarded by ops@operator.test")

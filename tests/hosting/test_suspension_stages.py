@@ -126,6 +126,13 @@ def test_the_operator_can_deactivate_at_once_and_it_is_audited(
         "/operator/tenancy/organization/",
         {"action": "deactivate_selected", "_selected_action": [org.pk]},
     )
+    assert response.status_code == 200 and b"Deactivate these organizations" in response.content
+    org.refresh_from_db()
+    assert org.status == "active"  # asked first
+    response = client.post(
+        "/operator/tenancy/organization/",
+        {"action": "deactivate_selected", "_selected_action": [org.pk], "confirmed": "yes"},
+    )
     assert response.status_code == 302
     org.refresh_from_db()
     assert (org.status, org.suspension_stage) == ("suspended", Stage.DEACTIVATED)

@@ -124,7 +124,8 @@ def test_suspend_and_reactivate_go_through_the_hosting_services(ops_client, tena
 
 def test_bulk_suspend_and_reactivate_actions(ops_client, tenants):
     ids = [tenants.acme.pk, tenants.globex.pk]
-    ops_client.post(LIST, {"action": "suspend_selected", "_selected_action": ids})
+    # suspending asks first (test_back_office_words), then acts
+    ops_client.post(LIST, {"action": "suspend_selected", "_selected_action": ids, "confirmed": "yes"})
     assert set(Organization.objects.values_list("status", flat=True)) == {"suspended"}
     ops_client.post(LIST, {"action": "reactivate_selected", "_selected_action": ids})
     assert set(Organization.objects.values_list("status", flat=True)) == {"active"}

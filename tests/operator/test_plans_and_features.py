@@ -62,8 +62,8 @@ def test_plan_limits_prices_features_visibility_and_order_are_editable(ops_clien
         "slug": "starter",
         "description": "",
         "sort_order": 7,
-        "price_monthly_cents": 1200,
-        "price_yearly_cents": 12000,
+        "monthly_price": "12.00",  # typed in the currency, kept in cents
+        "yearly_price": "120",
         "currency": "eur",
         "trial_days": 14,
         "max_domains": 4,

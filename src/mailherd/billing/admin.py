@@ -13,6 +13,7 @@ from mailherd.billing.models import DunningNotice, Invoice, Refund, Subscription
 from mailherd.billing.webhooks import webhook_event_process
 from mailherd.core.actors import Actor, client_ip
 from mailherd.core.errors import MailherdError
+from mailherd.operator.filters import titled
 
 
 def _money(cents: int, currency: str = "") -> str:
@@ -43,10 +44,10 @@ class SubscriptionAdmin(admin.ModelAdmin):
         "suspension_stage",
     ]
     list_filter = [
-        "status",
+        ("status", titled("subscription status")),
         "cancel_at_period_end",
         "suspended_by_billing",
-        "organization__suspension_stage",
+        ("organization__suspension_stage", titled("suspension stage")),
         "plan",
     ]
     search_fields = [

@@ -57,7 +57,7 @@ class PlanLimitExceeded(MailherdError):
             message = (
                 f"Your {plan or 'current'} plan allows {mib_human(limit)} of storage; your mailboxes"
                 f" have {mib_human(used)} and this asks for {mib_human(requested)} more."
-                " Give mailboxes less storage or upgrade your plan."
+                " Upgrade your plan, or give mailboxes less storage."
             )
         else:
             label = limit_name.replace("_", " ")

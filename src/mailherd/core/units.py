@@ -14,3 +14,9 @@ def bytes_human(size) -> str:
 
 def mib_human(mib) -> str:
     return bytes_human(int(mib or 0) * 1024**2)
+
+
+def money(cents, currency: str = "") -> str:
+    """12900, "eur" → "129.00 EUR" (amounts are kept in cents, shown in the currency)."""
+    amount = f"{int(cents or 0) / 100:,.2f}"
+    return f"{amount} {currency.upper()}".strip()

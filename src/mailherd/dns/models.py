@@ -85,6 +85,8 @@ class DmarcStage(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = "DMARC stage"
+        verbose_name_plural = "DMARC stages"
         ordering = ["starts_at"]
         indexes = [models.Index(fields=["applied_at", "starts_at"])]
 
@@ -118,6 +120,8 @@ class DnsCheck(models.Model):
     results = models.JSONField(default=list)
 
     class Meta:
+        verbose_name = "DNS check"
+        verbose_name_plural = "DNS checks"
         ordering = ["-checked_at", "-id"]
         indexes = [models.Index(fields=["domain", "-checked_at"])]
         get_latest_by = "checked_at"
@@ -155,6 +159,8 @@ class DnsRegression(models.Model):
     resolved_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = "DNS regression"
+        verbose_name_plural = "DNS regressions"
         ordering = ["-detected_at"]
         indexes = [models.Index(fields=["organization", "resolved_at"])]
         constraints = [
@@ -195,6 +201,8 @@ class DnsProviderAccount(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = "DNS provider account"
+        verbose_name_plural = "DNS provider accounts"
         ordering = ["name"]
         constraints = [
             models.UniqueConstraint(
@@ -226,6 +234,8 @@ class DnsPush(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = "DNS push"
+        verbose_name_plural = "DNS pushes"
         ordering = ["-created_at"]
 
     def __str__(self) -> str:

@@ -3,6 +3,7 @@ from django.contrib import admin, messages
 from mailherd.core.actors import Actor
 from mailherd.hosting.models import Alias, Domain, DriftReport, Mailbox, ProvisioningOp
 from mailherd.hosting.services.outbox import outbox_discard, outbox_retry
+from mailherd.operator.confirm import confirm_action
 
 
 @admin.register(Domain)
@@ -19,7 +20,15 @@ class DomainAdmin(admin.ModelAdmin):
 
 @admin.register(Mailbox)
 class MailboxAdmin(admin.ModelAdmin):
-    list_display = ["address", "organization", "quota_mb", "enabled", "sync_status", "quota_used_bytes", "messages"]
+    list_display = [
+        "address",
+        "organization",
+        "quota_mb",
+        "enabled",
+        "sync_status",
+        "quota_used_bytes",
+        "messages",
+    ]
     list_filter = ["sync_status", "enabled"]
     search_fields = ["address", "name", "organization__name"]
     list_select_related = ["organization"]
@@ -43,8 +52,18 @@ class AliasAdmin(admin.ModelAdmin):
 
 @admin.register(ProvisioningOp)
 class ProvisioningOpAdmin(admin.ModelAdmin):
-    list_display = ["id", "kind", "object_key", "organization", "status", "attempts", "next_attempt_at", "short_error"]
+    list_display = [
+        "id",
+        "kind",
+        "object_key",
+        "organization",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "short_error",
+    ]
     list_filter = ["status", "kind", "mail_server"]
+    ordering = ["-id"]  # newest first; the worker's own order is by id ascending
     search_fields = ["object_key", "organization__name", "last_error"]
     list_select_related = ["organization"]
     exclude = ["secret"]
@@ -57,14 +76,29 @@ class ProvisioningOpAdmin(admin.ModelAdmin):
 
     @admin.action(description="Retry the selected parked rows")
     def retry(self, request, queryset):
-        count = outbox_retry(actor=Actor.for_user(request.user, ip=request.META.get("REMOTE_ADDR")),
-                             op_ids=list(queryset.values_list("pk", flat=True)))
+        count = outbox_retry(
+            actor=Actor.for_user(request.user, ip=request.META.get("REMOTE_ADDR")),
+            op_ids=list(queryset.values_list("pk", flat=True)),
+        )
         messages.success(request, f"{count} row(s) queued again.")
 
     @admin.action(description="Discard the selected parked rows")
     def discard(self, request, queryset):
-        count = outbox_discard(actor=Actor.for_user(request.user, ip=request.META.get("REMOTE_ADDR")),
-                               op_ids=list(queryset.values_list("pk", flat=True)))
+        page = confirm_action(
+            self,
+            request,
+            queryset,
+            action="discard",
+            title="Discard these outbox rows?",
+            effects="outbox_discard",
+            button="Yes, discard",
+        )
+        if page is not None:
+            return page
+        count = outbox_discard(
+            actor=Actor.for_user(request.user, ip=request.META.get("REMOTE_ADDR")),
+            op_ids=list(queryset.values_list("pk", flat=True)),
+        )
         messages.success(request, f"{count} row(s) discarded.")
 
     def has_add_permission(self, request):
@@ -73,7 +107,14 @@ class ProvisioningOpAdmin(admin.ModelAdmin):
 
 @admin.register(DriftReport)
 class DriftReportAdmin(admin.ModelAdmin):
-    list_display = ["identifier", "kind", "mail_server", "first_seen_at", "last_seen_at", "resolved_at"]
+    list_display = [
+        "identifier",
+        "kind",
+        "mail_server",
+        "first_seen_at",
+        "last_seen_at",
+        "resolved_at",
+    ]
     list_filter = ["kind", "mail_server", ("resolved_at", admin.EmptyFieldListFilter)]
     search_fields = ["identifier", "detail"]
     readonly_fields = [f.name for f in DriftReport._meta.fields]

@@ -119,6 +119,8 @@ class Mailbox(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = "mailbox"
+        verbose_name_plural = "mailboxes"
         ordering = ["address"]
         indexes = [models.Index(fields=["organization", "address"])]
 
@@ -214,6 +216,8 @@ class ProvisioningOp(models.Model):
     applied_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = "outbox row"
+        verbose_name_plural = "outbox"
         ordering = ["id"]
         indexes = [
             models.Index(fields=["status", "next_attempt_at"]),

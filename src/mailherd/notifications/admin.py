@@ -1,5 +1,6 @@
 from django import forms
 from django.contrib import admin
+from django.utils import timezone
 from django.utils.html import format_html
 
 from mailherd.core.actors import Actor, client_ip
@@ -57,6 +58,11 @@ class NotificationLogAdmin(admin.ModelAdmin):
 
 
 class AnnouncementForm(forms.ModelForm):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not self.instance.pk:
+            self.fields["starts_at"].initial = timezone.now  # shown from now unless set otherwise
+
     class Meta:
         model = Announcement
         fields = [

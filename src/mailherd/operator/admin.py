@@ -7,7 +7,12 @@ from mailherd.core.actors import Actor, client_ip
 from mailherd.core.errors import MailherdError
 from mailherd.operator.models import Branding, FeatureSwitch
 from mailherd.operator.selectors import SWITCHES
-from mailherd.operator.services import branding_logo_set, branding_update, feature_switch_set
+from mailherd.operator.services import (
+    branding_logo_set,
+    branding_update,
+    feature_switch_rows_ensure,
+    feature_switch_set,
+)
 
 
 class BrandingForm(forms.ModelForm):
@@ -142,3 +147,8 @@ class FeatureSwitchAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    def changelist_view(self, request, extra_context=None):
+        # Every switch is listed, set or not (the dashboard shows them all too).
+        feature_switch_rows_ensure()
+        return super().changelist_view(request, extra_context)

@@ -132,6 +132,8 @@ class FeatureSwitch(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = "feature switch"
+        verbose_name_plural = "feature switches"
         ordering = ["name"]
 
     def __str__(self) -> str:

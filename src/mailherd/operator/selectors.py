@@ -244,13 +244,17 @@ def operator_dashboard() -> Dashboard:
 # --- one organization -----------------------------------------------------------------------
 
 
-def organization_hosting_objects(*, organization) -> dict[str, list]:
-    """Domains, mailboxes and aliases of `organization` (empty lists until hosting has them)."""
+def organization_hosting_objects(*, organization) -> dict:
+    """Domains, mailboxes and aliases of `organization` as querysets (pages are cut by the view)."""
     result = {}
-    for key, name in (("domains", "Domain"), ("mailboxes", "Mailbox"), ("aliases", "Alias")):
+    for key, name, order in (
+        ("domains", "Domain", "name"),
+        ("mailboxes", "Mailbox", "address"),
+        ("aliases", "Alias", "address"),
+    ):
         model = _model("hosting", name)
         result[key] = (
-            list(model.objects.filter(organization=organization).order_by("pk")[:200])
+            model.objects.filter(organization=organization).order_by(order)
             if model is not None
             else []
         )
@@ -322,3 +326,33 @@ def session_may_enrol(request) -> bool:
             expires_at__gt=timezone.now(),
         ).exists()
     )
+
+
+def periodic_job_list() -> list[dict]:
+    """The periodic jobs (src/mailherd/schedule.py) with when each last ran, for a read-only view."""
+    from django.conf import settings
+
+    last_runs = {}
+    model = _model("django_celery_beat", "PeriodicTask")
+    if model is not None:
+        last_runs = dict(model.objects.values_list("name", "last_run_at"))
+    jobs = []
+    for name, entry in sorted(settings.CELERY_BEAT_SCHEDULE.items()):
+        seconds = float(entry["schedule"]) if isinstance(entry["schedule"], int | float) else None
+        jobs.append(
+            {
+                "name": name,
+                "task": entry["task"].rsplit(".", 1)[-1],
+                "every": _every(seconds) if seconds else str(entry["schedule"]),
+                "last_run_at": last_runs.get(name),
+            }
+        )
+    return jobs
+
+
+def _every(seconds: float) -> str:
+    for unit, size in (("hour", 3600), ("minute", 60)):
+        if seconds >= size and seconds % size == 0:
+            count = int(seconds // size)
+            return f"every {unit}" if count == 1 else f"every {count} {unit}s"
+    return f"every {int(seconds)} seconds"

@@ -65,6 +65,12 @@ def feature_switch_set(*, actor: Actor, name: str, enabled: bool, note: str = ""
     return switch
 
 
+def feature_switch_rows_ensure() -> None:
+    """A row for every known switch, at its default (nothing changes: no audit event)."""
+    for name, (default, _description) in SWITCHES.items():
+        FeatureSwitch.objects.get_or_create(name=name, defaults={"enabled": default})
+
+
 @transaction.atomic(durable=True)
 def organization_plan_change(*, actor: Actor, organization_id: int, plan_id: int):
     """Move an organization to another plan; refused when it uses more than that plan allows.

@@ -21,9 +21,13 @@ from mailherd.operator.selectors import (
     feature_switch_list,
     operator_dashboard,
     operator_has_two_factor,
+    periodic_job_list,
     session_may_enrol,
     session_passed_two_factor,
 )
+
+HIDDEN_APPS = {"django_celery_beat"}
+HIDDEN_MODELS = {"auth.Group"}
 
 __all__ = ["OperatorAdminSite", "operator_has_two_factor", "operator_site"]
 
@@ -33,12 +37,19 @@ class OperatorAdminSite(admin.AdminSite):
     site_url = "/"
 
     def adopt(self, site: admin.AdminSite) -> None:
-        """Register here every ModelAdmin registered on `site` (not yet registered here)."""
+        """Register here every ModelAdmin registered on `site` (not yet registered here).
+
+        Left out: Celery beat's tables (the schedule is code, src/mailherd/schedule.py, synced at
+        start; the dashboard shows it read-only) and Groups (operators are all alike).
+        """
         for model, model_admin in site._registry.items():
             if model is Authenticator:
                 continue  # TOTP secrets are no operator's business (and are encrypted anyway)
-            if model not in self._registry:
-                self.register(model, type(model_admin))
+            if model in self._registry or model._meta.label in HIDDEN_MODELS:
+                continue
+            if model._meta.app_label in HIDDEN_APPS:
+                continue
+            self.register(model, type(model_admin))
 
     def each_context(self, request):
         context = super().each_context(request)
@@ -119,6 +130,7 @@ class OperatorAdminSite(admin.AdminSite):
         extra_context = {
             "dashboard": operator_dashboard(),
             "switches": feature_switch_list(),
+            "periodic_jobs": periodic_job_list(),
             **(extra_context or {}),
         }
         return super().index(request, extra_context)

@@ -1,12 +1,26 @@
+from decimal import Decimal
+
 from django import forms
 from django.contrib import admin
 from django.db.models import Count
 
 from mailherd.core.actors import Actor, client_ip
+from mailherd.core.units import mib_human, money
 from mailherd.plans.models import Feature, Plan
 
 
 class PlanForm(forms.ModelForm):
+    """Prices are typed in the currency (9.00), kept in cents; storage in MiB, shown in GiB too."""
+
+    monthly_price = forms.DecimalField(
+        min_value=0, decimal_places=2, initial=0, help_text="In the plan's currency, e.g. 9.00"
+    )
+    yearly_price = forms.DecimalField(
+        min_value=0,
+        decimal_places=2,
+        initial=0,
+        help_text="In the plan's currency; 0: no yearly price",
+    )
     features = forms.MultipleChoiceField(
         choices=Feature.choices,
         required=False,
@@ -21,8 +35,6 @@ class PlanForm(forms.ModelForm):
             "slug",
             "description",
             "sort_order",
-            "price_monthly_cents",
-            "price_yearly_cents",
             "currency",
             "trial_days",
             "max_domains",
@@ -35,6 +47,23 @@ class PlanForm(forms.ModelForm):
             "stripe_product_id",
             "stripe_price_id",
         ]
+        help_texts = {"max_storage_mb": "Total for all mailboxes, in MiB (10240 MiB = 10 GiB)"}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            cent = Decimal("0.01")
+            self.initial["monthly_price"] = (
+                Decimal(self.instance.price_monthly_cents) * cent
+            ).quantize(cent)
+            self.initial["yearly_price"] = (
+                Decimal(self.instance.price_yearly_cents) * cent
+            ).quantize(cent)
+
+    def save(self, commit=True):
+        self.instance.price_monthly_cents = int(self.cleaned_data["monthly_price"] * 100)
+        self.instance.price_yearly_cents = int(self.cleaned_data["yearly_price"] * 100)
+        return super().save(commit)
 
 
 @admin.register(Plan)
@@ -45,12 +74,12 @@ class PlanAdmin(admin.ModelAdmin):
     list_display = [
         "name",
         "slug",
-        "price_monthly_cents",
-        "price_yearly_cents",
+        "monthly_price",
+        "yearly_price",
         "max_domains",
         "max_mailboxes",
         "max_aliases",
-        "max_storage_mb",
+        "storage",
         "is_public",
         "is_retired",
         "organization_count",
@@ -64,7 +93,7 @@ class PlanAdmin(admin.ModelAdmin):
         (None, {"fields": ("name", "slug", "description", "sort_order")}),
         (
             "Prices",
-            {"fields": ("price_monthly_cents", "price_yearly_cents", "currency", "trial_days")},
+            {"fields": ("monthly_price", "yearly_price", "currency", "trial_days")},
         ),
         ("Limits", {"fields": ("max_domains", "max_mailboxes", "max_aliases", "max_storage_mb")}),
         ("Features", {"fields": ("features",)}),
@@ -74,6 +103,18 @@ class PlanAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(_organizations=Count("organizations"))
+
+    @admin.display(description="Monthly price", ordering="price_monthly_cents")
+    def monthly_price(self, obj):
+        return money(obj.price_monthly_cents, obj.currency)
+
+    @admin.display(description="Yearly price", ordering="price_yearly_cents")
+    def yearly_price(self, obj):
+        return money(obj.price_yearly_cents, obj.currency)
+
+    @admin.display(description="Storage", ordering="max_storage_mb")
+    def storage(self, obj):
+        return mib_human(obj.max_storage_mb)
 
     @admin.display(description="Organizations", ordering="_organizations")
     def organization_count(self, obj):

@@ -2,6 +2,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
 from django.db.models import Count
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
@@ -10,6 +11,8 @@ from django.views.decorators.http import require_POST
 
 from mailherd.core.actors import Actor, client_ip
 from mailherd.core.errors import MailherdError
+from mailherd.operator.confirm import EFFECTS, confirm_action
+from mailherd.operator.filters import titled
 from mailherd.plans.models import Plan
 from mailherd.tenancy.models import Invitation, Membership, Organization, User
 
@@ -18,13 +21,15 @@ from mailherd.tenancy.models import Invitation, Membership, Organization, User
 class UserAdmin(DjangoUserAdmin):
     ordering = ["email"]
     list_display = ["email", "full_name", "is_staff", "is_active", "date_joined"]
+    # Groups and per-user permissions are not used: staff are operators, all alike.
+    list_filter = ["is_staff", "is_superuser", "is_active"]
     search_fields = ["email", "full_name"]
     fieldsets = (
         (None, {"fields": ("email", "password")}),
         ("Personal", {"fields": ("full_name",)}),
         (
             "Permissions",
-            {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")},
+            {"fields": ("is_active", "is_staff", "is_superuser")},
         ),
         ("Dates", {"fields": ("last_login", "date_joined")}),
     )
@@ -68,6 +73,9 @@ class SuspendForm(forms.Form):
     )
 
 
+ORGANIZATION_PAGE_SIZE = 20  # per list on an organization's page
+
+
 def _actor(request) -> Actor:
     return Actor.for_user(request.user, ip=client_ip(request))
 
@@ -86,7 +94,14 @@ class OrganizationAdmin(admin.ModelAdmin):
         "member_count",
         "created_at",
     ]
-    list_filter = ["status", "suspension_stage", "plan", "billing__status", "mail_server", "created_at"]
+    list_filter = [
+        "status",
+        "suspension_stage",
+        "plan",
+        ("billing__status", titled("subscription status")),
+        "mail_server",
+        "created_at",
+    ]
     search_fields = ["name", "slug", "memberships__user__email"]
     readonly_fields = ["created_at"]
     inlines = [MembershipInline]
@@ -127,9 +142,16 @@ class OrganizationAdmin(admin.ModelAdmin):
 
         organization = self.get_object(request, object_id)
         if organization is not None:
+            hosting = organization_hosting_objects(organization=organization)
+            pages = {
+                key: Paginator(hosting[key], ORGANIZATION_PAGE_SIZE).get_page(
+                    request.GET.get(f"{key}_page")
+                )
+                for key in ("domains", "mailboxes", "aliases")
+            }
             extra_context = {
                 "usage": organization_usage(organization=organization).values(),
-                "hosting": organization_hosting_objects(organization=organization),
+                "hosting": pages,
                 "invoices": organization_invoices(organization=organization),
                 "history": organization_audit_list(organization=organization)[:25],
                 "notifications": NotificationLog.objects.filter(organization=organization)[:10],
@@ -210,6 +232,7 @@ class OrganizationAdmin(admin.ModelAdmin):
             "title": f"Suspend {organization.name}",
             "organization": organization,
             "form": form,
+            "effects": EFFECTS["suspend"],
             "opts": self.model._meta,
         }
         return TemplateResponse(request, "operator/organization_suspend.html", context)
@@ -233,6 +256,18 @@ class OrganizationAdmin(admin.ModelAdmin):
     def suspend_selected(self, request, queryset):
         from mailherd.hosting.services import organization_mail_suspend
 
+        page = confirm_action(
+            self,
+            request,
+            queryset,
+            action="suspend_selected",
+            title="Suspend these organizations?",
+            effects="suspend",
+            button="Yes, suspend",
+        )
+        if page is not None:
+            return page
+
         for organization in queryset:
             organization_mail_suspend(
                 actor=_actor(request), organization_id=organization.pk, reason="operator action"
@@ -244,6 +279,18 @@ class OrganizationAdmin(admin.ModelAdmin):
     )
     def deactivate_selected(self, request, queryset):
         from mailherd.hosting.services.suspension import organization_mail_deactivate
+
+        page = confirm_action(
+            self,
+            request,
+            queryset,
+            action="deactivate_selected",
+            title="Deactivate these organizations' mail?",
+            effects="deactivate",
+            button="Yes, deactivate and refuse mail",
+        )
+        if page is not None:
+            return page
 
         for organization in queryset:
             organization_mail_deactivate(
