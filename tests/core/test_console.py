@@ -28,7 +28,11 @@ def test_run_prints_a_line_per_request_and_nothing_else(tmp_path):
     )
     try:
         base = f"http://127.0.0.1:{port}"
-        assert wait_for_http(base + "/", timeout=180).status_code == 200
+        try:
+            assert wait_for_http(base + "/", timeout=300).status_code == 200
+        except AssertionError:
+            process.kill()
+            raise AssertionError(process.communicate(timeout=10)[0]) from None
         assert httpx.get(base + "/favicon.ico", timeout=5).status_code == 301
         assert httpx.get(base + "/no-such-page/", timeout=5).status_code == 404
         time.sleep(20)  # the scheduler sends the 15-second outbox job at least once

@@ -57,14 +57,21 @@ def test_a_new_customer_gets_to_a_working_mailbox_from_what_the_pages_say(
 ):
     mailcow_sim.reset()
     MailServer.objects.create(
-        name="sim", api_url=mailcow_sim.url, api_key=mailcow_sim.api_key, hostname="mail.provider.test",
-        imap_host="imap.provider.test", smtp_host="smtp.provider.test", webmail_url="https://mail.provider.test/SOGo",
+        name="sim",
+        api_url=mailcow_sim.url,
+        api_key=mailcow_sim.api_key,
+        hostname="mail.provider.test",
+        imap_host="imap.provider.test",
+        smtp_host="smtp.provider.test",
+        webmail_url="https://mail.provider.test/SOGo",
     )
     # the operator's own DNS: the mail server's name and reverse name
     dns_nameserver.create_zone("provider.test")
     dns_nameserver.set_record("provider.test", "mail.provider.test", "A", [SERVER_ADDRESS])
     dns_nameserver.create_zone("2.0.192.in-addr.arpa")
-    dns_nameserver.set_record("2.0.192.in-addr.arpa", "25.2.0.192.in-addr.arpa", "PTR", ["mail.provider.test."])
+    dns_nameserver.set_record(
+        "2.0.192.in-addr.arpa", "25.2.0.192.in-addr.arpa", "PTR", ["mail.provider.test."]
+    )
     dns_nameserver.create_zone(DOMAIN)  # the customer's DNS provider
 
     # landing page → sign up → the emailed link → the organization
@@ -89,7 +96,10 @@ def test_a_new_customer_gets_to_a_working_mailbox_from_what_the_pages_say(
     page.locator("#onboarding").get_by_role("link", name="Add a domain").click()
     page.fill("input[name=name]", "not a domain")
     page.get_by_role("button", name="Add domain").click()
-    assert page.locator(".field.has-error .error").inner_text() == "A domain name cannot contain spaces."
+    assert (
+        page.locator(".field.has-error .error").inner_text()
+        == "A domain name cannot contain spaces."
+    )
     page.fill("input[name=name]", DOMAIN)
     page.get_by_role("button", name="Add domain").click()
     page.wait_for_url(re.compile(rf".*/domains/{re.escape(DOMAIN)}/$"))
@@ -100,14 +110,21 @@ def test_a_new_customer_gets_to_a_working_mailbox_from_what_the_pages_say(
     host = step1.locator(".dns-full .dns-copy").get_attribute("data-copy")
     value = step1.locator(".dns-value .dns-copy").get_attribute("data-copy")
     page.get_by_role("button", name="Verify now").click()
-    assert page.get_by_text(f"There is no TXT record at {host} yet.").is_visible()  # too early: said once
+    assert page.get_by_text(
+        f"There is no TXT record at {host} yet."
+    ).is_visible()  # too early: said once
     dns_nameserver.set_record(DOMAIN, host, "TXT", [value])
     page.get_by_role("button", name="Verify now").click()
     assert page.get_by_text(f"{DOMAIN} is verified.").is_visible()
     outbox_drain()  # the worker puts the domain on the mail server
     page.goto(f"{live_server.url}/o/walk-in-ltd/")
     steps = _checklist(page)
-    assert (steps["domain"], steps["txt"], steps["verified"], steps["records"]) == ("yes", "yes", "yes", "no")
+    assert (steps["domain"], steps["txt"], steps["verified"], steps["records"]) == (
+        "yes",
+        "yes",
+        "yes",
+        "no",
+    )
     screenshot(page, "walk-03-dashboard-verified")
 
     # the checklist leads to the records; each is published as listed, then checked
@@ -116,7 +133,9 @@ def test_a_new_customer_gets_to_a_working_mailbox_from_what_the_pages_say(
     assert _publish_rows_from_page(page, dns_nameserver) >= 5
     page.get_by_role("button", name="Check now").click()
     page.wait_for_selector("tr[data-key=mx][data-status=ok]")
-    assert page.locator("tr.dns-row[data-status=missing], tr.dns-row[data-status=wrong]").count() == 0
+    assert (
+        page.locator("tr.dns-row[data-status=missing], tr.dns-row[data-status=wrong]").count() == 0
+    )
     screenshot(page, "walk-04-records-ok")
 
     # the first mailbox, from the checklist
@@ -125,7 +144,10 @@ def test_a_new_customer_gets_to_a_working_mailbox_from_what_the_pages_say(
     page.locator("#onboarding").get_by_role("link", name="New mailbox").click()
     page.fill("input[name=local_part]", "")
     page.get_by_role("button", name="Create mailbox").click()
-    assert page.locator(".field.has-error .error").inner_text() == "Enter the part of the address before the @."
+    assert (
+        page.locator(".field.has-error .error").inner_text()
+        == "Enter the part of the address before the @."
+    )
     page.fill("input[name=local_part]", "founder")
     page.fill("input[name=name]", "The Founder")
     page.get_by_role("button", name="Create mailbox").click()
@@ -138,7 +160,9 @@ def test_a_new_customer_gets_to_a_working_mailbox_from_what_the_pages_say(
     # the last step points at the connection details and the set-up file
     page.goto(f"{live_server.url}/o/walk-in-ltd/")
     assert _checklist(page)["mailbox"] == "yes"
-    page.locator("#onboarding").get_by_role("link", name="Connection details and set-up file").click()
+    page.locator("#onboarding").get_by_role(
+        "link", name="Connection details and set-up file"
+    ).click()
     assert page.get_by_text("imap.provider.test").first.is_visible()
     setup = page.get_by_role("link", name="Set-up profile for iPhone, iPad and Mac")
     profile = page.request.get(live_server.url + setup.get_attribute("href"))

@@ -88,7 +88,7 @@ def test_storage_is_the_sum_of_quotas_and_is_enforced(tenants, mail_server):
             actor=SYSTEM, organization=tenants.acme, address="more@acme.test", quota_mb=500
         )
     assert error.value.fields["limit_name"] == "storage_mb"
-    assert "10240 MiB" in error.value.message
+    assert "10 GiB" in error.value.message
     with pytest.raises(PlanLimitExceeded):
         services.mailbox_update(
             actor=SYSTEM, organization=tenants.acme, address="big@acme.test", quota_mb=10241

@@ -19,7 +19,7 @@ def test_the_index_uses_proper_names_and_hides_celery_and_groups(ops_client):
         "DNS pushes",
         "API tokens",
         "DNS checks",
-        "Outbox",
+        "Outbox rows",
     ):
         assert f">{label}<" in html, label
     for wrong in (

@@ -217,7 +217,7 @@ class ProvisioningOp(models.Model):
 
     class Meta:
         verbose_name = "outbox row"
-        verbose_name_plural = "outbox"
+        verbose_name_plural = "outbox rows"
         ordering = ["id"]
         indexes = [
             models.Index(fields=["status", "next_attempt_at"]),

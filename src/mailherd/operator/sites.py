@@ -35,6 +35,8 @@ __all__ = ["OperatorAdminSite", "operator_has_two_factor", "operator_site"]
 class OperatorAdminSite(admin.AdminSite):
     index_template = "operator/dashboard.html"
     site_url = "/"
+    # The index lists every section; without the sidebar, tables get the width of the screen.
+    enable_nav_sidebar = False
 
     def adopt(self, site: admin.AdminSite) -> None:
         """Register here every ModelAdmin registered on `site` (not yet registered here).

@@ -86,7 +86,11 @@ def onboarding_checklist(*, organization) -> list[OnboardingStep]:
             detail=(
                 f"Last check: {check.ok_count} OK, {check.problem_count} to fix."
                 if check is not None
-                else "Listed on the DNS records page once the domain is verified."
+                else (
+                    "Publish them at your DNS provider, then press “Check now” on the records page."
+                    if verified
+                    else "Listed on the DNS records page once the domain is verified."
+                )
             ),
             link=reverse("dns:records", args=[slug, verified.name]) if verified else "",
             link_label="Show the records",
