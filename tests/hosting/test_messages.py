@@ -110,17 +110,17 @@ def test_a_failed_verification_is_shown_once_next_to_the_record(
     html = alice_client.post("/o/acme/domains/waiting.test/verify/", follow=True).content.decode()
     assert html.count("is not verified yet") == 1
     assert "alert-error" not in html  # no banner repeating the box
-    assert "Checked just now: There is no TXT record at _mailherd-verify.waiting.test yet." in html
+    assert "Checked just now: There is no TXT record at _domain-verify.waiting.test yet." in html
     assert "Not found yet" in html and "Not checked yet" not in html
     assert "minutes ago" not in html
     # the ownership record is listed once (in step 1), not again in a records table
-    assert html.count('data-copy="mailherd-verify=') == 1
+    assert html.count('data-copy="domain-verify=') == 1
 
 
 def test_host_names_wrap_only_after_dots(alice_client, tenants):
     domain_add(actor=SYSTEM, organization=tenants.acme, name="acme-demo.test")
     html = alice_client.get("/o/acme/domains/acme-demo.test/").content.decode()
-    assert '<code class="host">_mailherd-verify.<wbr>acme-demo.<wbr>test</code>' in html
+    assert '<code class="host">_domain-verify.<wbr>acme-demo.<wbr>test</code>' in html
 
 
 def test_domains_list_shows_mailbox_counts(alice_client, tenants, mail_server):

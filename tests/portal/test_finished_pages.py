@@ -92,7 +92,7 @@ def test_the_dashboard_checklist_follows_the_customer(alice_client, tenants, mai
     steps, html = state()
     assert steps["domain"] == "yes" and steps["txt"] == "no"
     assert (
-        "_mailherd-verify.<wbr>later.<wbr>test" in html
+        "_domain-verify.<wbr>later.<wbr>test" in html
     )  # the record to publish, on the dashboard
     verified_domain(tenants.acme, "acme.test")
     steps, html = state()
