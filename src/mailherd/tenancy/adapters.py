@@ -1,6 +1,3 @@
-import time
-
-from allauth.account import app_settings as account_settings
 from allauth.account.adapter import DefaultAccountAdapter
 from django.urls import reverse
 
@@ -44,26 +41,3 @@ class AccountAdapter(DefaultAccountAdapter):
         # An invitation link followed while signed out comes back here after login.
         next_url = request.session.pop("after_login", None)
         return next_url or reverse("portal:home")
-
-    def is_reauthentication_required(self, *, app: str, **kwargs) -> bool:
-        """A password typed in this session within the timeout counts as confirming access.
-
-        allauth only counts explicit re-authentications, so an operator who has just signed in
-        was asked for the password again ("Confirm access") before setting up two-factor.
-        """
-        if not super().is_reauthentication_required(app=app, **kwargs):
-            return False
-        from allauth.account.internal.flows.login import get_authentication_records
-        from allauth.core import context
-
-        request = context.request
-        if request is None or not request.user.is_authenticated:
-            return True
-        records = [
-            record
-            for record in get_authentication_records(request, request.user)
-            if record.get("method") in account_settings.REAUTHENTICATION_METHODS
-        ]
-        if not records:
-            return True
-        return time.time() - records[-1]["at"] >= account_settings.REAUTHENTICATION_TIMEOUT
