@@ -76,6 +76,9 @@ def _seeded_plans(request):
 
     if not Plan.objects.exists():
         importlib.import_module("mailherd.plans.migrations.0002_seed_plans").seed(apps, None)
+        importlib.import_module("mailherd.plans.migrations.0003_rate_limits").seed_rate_limits(
+            apps, None
+        )
 
 
 @dataclass

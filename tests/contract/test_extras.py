@@ -93,7 +93,7 @@ def test_the_quarantine_lists_releases_and_deletes(
     items = mc.list_quarantine()
     assert [i.id for i in items] == [first, second]
     assert items[0].recipient == mailbox and items[0].score == 17.5 and items[1].virus
-    assert mc.release_quarantine(first).msg_keys == ("item_released",)
+    assert "item_released" in mc.release_quarantine(first).msg_keys
     assert mc.delete_quarantine(second).msg_keys == ("item_deleted",)
     assert mc.list_quarantine() == []
     assert target.sim.summary()["released"] == [first]

@@ -3,6 +3,7 @@ import pytest
 from mailherd.core.actors import Actor
 from mailherd.hosting.services.domains import _domain_claim, domain_add
 from mailherd.mailcow.models import MailServer
+from tests.support.old_imap import old_imap  # noqa: F401  (fixture: the old IMAP server of a migration)
 
 
 @pytest.fixture

@@ -39,6 +39,9 @@ API_CALLS = [
     ("delete", "/api/v1/domains/globex.test", None),
     ("get", "/api/v1/mailboxes/hank@globex.test", None),
     ("patch", "/api/v1/mailboxes/hank@globex.test", {"quota_mb": 5}),
+    ("patch", "/api/v1/mailboxes/hank@globex.test", {"rate_limit": {"value": 1, "frame": "h"}}),
+    ("patch", "/api/v1/domains/globex.test", {"rate_limit": {"value": 1, "frame": "h"}}),
+    ("patch", "/api/v1/mailboxes/hank@globex.test", {"spam_score": {"low": 1, "high": 2}}),
     ("delete", "/api/v1/mailboxes/hank@globex.test", None),
     ("get", "/api/v1/aliases/sales@globex.test", None),
     ("patch", "/api/v1/aliases/sales@globex.test", {"active": False}),
@@ -56,6 +59,8 @@ def test_api_answers_404_for_another_organizations_objects(
     assert response.status_code == 404
     assert response.json()["code"] == "not_found"
     assert Mailbox.objects.get(address="hank@globex.test").quota_mb == 10
+    assert Mailbox.objects.get(address="hank@globex.test").rate_limit is None
+    assert Domain.objects.get(name="globex.test").rate_limit is None
     assert Alias.objects.get(address="sales@globex.test").enabled
     assert Domain.objects.filter(name="globex.test").exists()
 
@@ -96,6 +101,10 @@ PAGES = [
     ("post", "/o/{org}/mailboxes/hank@globex.test/"),
     ("post", "/o/{org}/mailboxes/hank@globex.test/password/"),
     ("post", "/o/{org}/mailboxes/hank@globex.test/delete/"),
+    ("post", "/o/{org}/mailboxes/hank@globex.test/rate-limit/"),
+    ("post", "/o/{org}/domains/globex.test/rate-limit/"),
+    ("post", "/o/{org}/mailboxes/hank@globex.test/spam/"),
+    ("post", "/o/{org}/domains/globex.test/relay/"),
     ("get", "/o/{org}/aliases/sales@globex.test/"),
     ("post", "/o/{org}/aliases/sales@globex.test/delete/"),
 ]

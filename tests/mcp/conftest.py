@@ -13,7 +13,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mailherd.api.services import api_token_create
 from mailherd.core.actors import Actor
 from mailherd.plans.models import Plan
-from tests.hosting.conftest import mail_server, sim  # noqa: F401  (fixtures)
+from tests.hosting.conftest import mail_server, old_imap, sim  # noqa: F401  (fixtures)
 
 
 def on_business(organization):

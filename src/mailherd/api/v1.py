@@ -136,6 +136,9 @@ def _register_routers() -> None:
     api.add_router("", webmail_router)
     api.add_router("", webhooks_router)
     api.add_router("", account_router)
+    from mailherd.hosting.api_depth import router as depth_router
+
+    api.add_router("", depth_router)
 
 
 _register_routers()

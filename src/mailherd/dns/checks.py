@@ -22,7 +22,17 @@ import dns.resolver
 import dns.reversename
 
 from mailherd.dns import syntax
-from mailherd.dns.records import KEY_DKIM, KEY_DMARC, KEY_MX, KEY_PTR, KEY_SPF, KEY_VERIFY, Record
+from mailherd.dns.records import (
+    KEY_DKIM,
+    KEY_DMARC,
+    KEY_MX,
+    KEY_PTR,
+    KEY_RELAY_MX,
+    KEY_RELAY_SPF,
+    KEY_SPF,
+    KEY_VERIFY,
+    Record,
+)
 
 OK, MISSING, WRONG, UNKNOWN = "ok", "missing", "wrong", "unknown"
 STATUS_LABELS = {OK: "OK", MISSING: "Missing", WRONG: "Wrong", UNKNOWN: "Could not check"}
@@ -379,6 +389,8 @@ RULES = {
     KEY_SPF: _check_spf,
     KEY_DKIM: _check_dkim,
     KEY_DMARC: _check_dmarc,
+    KEY_RELAY_MX: _check_mx,
+    KEY_RELAY_SPF: _check_spf,
 }
 
 

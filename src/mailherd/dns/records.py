@@ -26,6 +26,9 @@ KEY_SPF = "spf"
 KEY_DKIM = "dkim"
 KEY_DMARC = "dmarc"
 KEY_PTR = "ptr"
+KEY_RELAY_MX = "relay_mx"  # the smarthost's envelope-sender subdomain: MX
+KEY_RELAY_SPF = "relay_spf"  # ... and its SPF
+KEY_RELAY_DKIM = "relay_dkim"  # the smarthost's DKIM key (TXT or CNAME)
 
 
 @dataclass(frozen=True)
@@ -197,6 +200,19 @@ class ServerSpec:
 
 
 @dataclass(frozen=True)
+class RelaySpec:
+    """What the domain's smarthost needs in DNS (see mailcow.models.Relay)."""
+
+    name: str
+    spf_include: str = ""
+    envelope_subdomain: str = ""  # e.g. "send": its own MX and SPF; else the include goes to the apex
+    envelope_mx: str = ""
+    dkim_selector: str = ""
+    dkim_type: str = ""  # "TXT", "CNAME" or ""
+    dkim_value: str = ""  # {domain} already replaced
+
+
+@dataclass(frozen=True)
 class RecordSpec:
     domain: str
     verification_name: str
@@ -210,6 +226,7 @@ class RecordSpec:
     mta_sts_mode: str = "off"  # off, testing, enforce
     mta_sts_id: str = ""
     tls_rpt_rua: str = ""
+    relay: RelaySpec | None = None
     ttl: int = DEFAULT_TTL
 
 
@@ -242,9 +259,13 @@ def build_records(spec: RecordSpec) -> list[Record]:
     if server is None or not server.host:
         return records
     setup_host = spec.setup_host or server.host
+    relay = spec.relay
+    apex_includes = spec.extra_spf_includes
+    if relay and relay.spf_include and not relay.envelope_subdomain:
+        apex_includes = (relay.spf_include, *apex_includes)
     records += [
         rec("MX", d, server.host, "mail delivery", KEY_MX, priority=10),
-        rec("TXT", d, spf_value(server, spec.extra_spf_includes), "SPF: who may send", KEY_SPF),
+        rec("TXT", d, spf_value(server, apex_includes), "SPF: who may send", KEY_SPF),
     ]
     if spec.dkim_txt:
         records.append(
@@ -256,6 +277,8 @@ def build_records(spec: RecordSpec) -> list[Record]:
                 KEY_DKIM,
             )
         )
+    if relay:
+        records += _relay_records(relay, rec, d)
     records += [
         rec("TXT", f"_dmarc.{d}", spec.dmarc.value(), "DMARC policy", KEY_DMARC),
         rec("CNAME", f"autoconfig.{d}", setup_host, "client set-up (Thunderbird)", "autoconfig"),
@@ -304,6 +327,46 @@ def build_records(spec: RecordSpec) -> list[Record]:
     return records
 
 
+def _relay_records(relay: RelaySpec, rec, d: str) -> list[Record]:
+    """The smarthost's rows: envelope-sender subdomain (MX + SPF) and its DKIM key."""
+    rows = []
+    if relay.envelope_subdomain:
+        sub = f"{relay.envelope_subdomain}.{d}"
+        rows += [
+            rec("MX", sub, relay.envelope_mx, f"bounces via {relay.name}", KEY_RELAY_MX, priority=10),
+            rec("TXT", sub, f"v=spf1 include:{relay.spf_include} ~all", f"SPF of {relay.name}", KEY_RELAY_SPF),
+        ]
+    if relay.dkim_type and relay.dkim_selector and relay.dkim_value:
+        rows.append(
+            rec(
+                relay.dkim_type,
+                f"{relay.dkim_selector}._domainkey.{d}",
+                relay.dkim_value,
+                f"DKIM key of {relay.name}",
+                KEY_RELAY_DKIM,
+            )
+        )
+    return rows
+
+
+def relay_spec(domain) -> RelaySpec | None:
+    """The DNS needs of the smarthost the domain's mail leaves through, or None."""
+    from mailherd.mailcow.relays import effective_relay
+
+    relay = effective_relay(domain)
+    if relay is None:
+        return None
+    return RelaySpec(
+        name=relay.name,
+        spf_include=relay.spf_include,
+        envelope_subdomain=relay.envelope_subdomain,
+        envelope_mx=relay.envelope_mx,
+        dkim_selector=relay.dkim_selector,
+        dkim_type=relay.dkim_type,
+        dkim_value=relay.dkim_value.replace("{domain}", domain.name),
+    )
+
+
 def setup_host() -> str:
     """The host the autoconfig/autodiscover/mta-sts CNAMEs point at: Mailherd itself.
 
@@ -328,8 +391,6 @@ def setup_host() -> str:
 def server_spec(server) -> ServerSpec | None:
     if server is None or not server.public_host:
         return None
-    # A smarthost include belongs on the Mailcow server row; read it when that field exists.
-    include = getattr(server, "smarthost_spf_include", "") or ""
     return ServerSpec(
         host=server.public_host.rstrip(".").lower(),
         imap_host=server.imap_host,
@@ -338,7 +399,6 @@ def server_spec(server) -> ServerSpec | None:
         pop3_port=server.pop3_port,
         smtp_host=server.smtp_host,
         smtp_port=server.smtp_port,
-        spf_includes=tuple(include.split()),
     )
 
 
@@ -363,6 +423,7 @@ def record_spec(domain, dns_settings=None, *, now: datetime | None = None) -> Re
         mta_sts_mode=dns_settings.mta_sts_mode,
         mta_sts_id=dns_settings.mta_sts_id,
         tls_rpt_rua=dns_settings.tls_rpt_rua,
+        relay=relay_spec(domain),
     )
 
 

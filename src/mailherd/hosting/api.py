@@ -3,6 +3,7 @@
 from datetime import datetime
 from typing import Literal
 
+from django.db import transaction
 from django.utils import timezone
 from ninja import Field, Query, Router, Schema, Status
 
@@ -10,6 +11,11 @@ from mailherd.api.errors import not_found
 from mailherd.api.pagination import CURSOR_DESCRIPTION, LIMIT_DESCRIPTION, cursor_page, page_schema
 from mailherd.dns.records import domain_records
 from mailherd.hosting import selectors, services
+from mailherd.hosting.services.ratelimits import (
+    domain_rate_limit_set,
+    effective_rate_limit,
+    mailbox_rate_limit_set,
+)
 from mailherd.plans.selectors import organization_usage
 
 router = Router(tags=["hosting"])
@@ -61,6 +67,31 @@ class DomainIn(Schema):
     name: str
 
 
+class RateLimitIn(Schema):
+    value: int = Field(..., description="Messages per frame, at least 1")
+    frame: str = Field("h", description="s, m, h or d")
+
+
+class RateLimitOut(Schema):
+    value: int
+    frame: str
+    source: str = Field(..., description="plan (the plan's default) or custom (set lower by you)")
+
+
+class SpamScoreIn(Schema):
+    low: float = Field(..., description="From this score mail goes to the Junk folder")
+    high: float = Field(..., description="From this score mail is refused")
+
+
+class DomainPatch(Schema):
+    rate_limit: RateLimitIn | None = Field(
+        None, description="Outbound limit for the whole domain; null goes back to the plan's"
+    )
+    relay: str | None = Field(
+        None, description="Name of a smarthost (plan feature); null: the server's default"
+    )
+
+
 class DomainOut(Schema):
     name: str
     unicode_name: str
@@ -68,6 +99,11 @@ class DomainOut(Schema):
     verified: bool
     verification: VerificationOut
     records: list[RecordOut]
+    rate_limit: RateLimitOut | None
+    relay: str | None = Field(None, description="The domain's own smarthost, if it chose one")
+    sending_via: str | None = Field(
+        None, description="The smarthost its mail leaves through (own or the server's); null: direct"
+    )
     last_error: str
 
 
@@ -94,6 +130,18 @@ class MailboxPatch(Schema):
     active: bool | None = None
     user: str | None = Field(None, description='Email of the member who uses this mailbox; "" for nobody')
     sso: bool | None = Field(None, description="Sign in through the portal (Mailcow generic-oidc); mail apps use app passwords")
+    rate_limit: RateLimitIn | None = Field(
+        None, description="Outbound limit, at most the plan's; null goes back to the plan's"
+    )
+    quarantine_notification: str | None = Field(
+        None, description="Notices of held mail: never, hourly, daily or weekly"
+    )
+    quarantine_category: str | None = Field(
+        None, description="Which held mail the notices list: reject, add_header or all"
+    )
+    spam_score: SpamScoreIn | None = Field(
+        None, description="Thresholds: low (to Junk), high (refused); null for the defaults"
+    )
 
 
 class MailboxOut(Schema):
@@ -105,6 +153,10 @@ class MailboxOut(Schema):
     quota_mb: int
     quota_used_bytes: int
     messages: int
+    rate_limit: RateLimitOut | None
+    quarantine_notification: str
+    quarantine_category: str
+    spam_score: dict | None = Field(None, description='{"low", "high"}, or null for the defaults')
     last_error: str
     user: str | None = Field(None, description="The member who uses this mailbox")
     sso: bool = False
@@ -189,6 +241,9 @@ def domain_out(domain) -> dict:
             {**record.as_dict(), **{k: v for k, v in known.items() if k != "detail"}}
             for record, known in zip(records, statuses, strict=True)
         ],
+        "rate_limit": _rate_limit_out(domain, domain.organization.plan, "domain"),
+        "relay": domain.relay.name if domain.relay_id else None,
+        "sending_via": _sending_via(domain),
         "last_error": domain.last_error or domain.last_verification_error,
     }
 
@@ -203,10 +258,28 @@ def mailbox_out(mailbox, organization) -> dict:
         "quota_mb": mailbox.quota_mb,
         "quota_used_bytes": mailbox.quota_used_bytes,
         "messages": mailbox.messages,
+        "rate_limit": _rate_limit_out(mailbox, organization.plan, "mailbox"),
+        "quarantine_notification": mailbox.quarantine_notification,
+        "quarantine_category": mailbox.quarantine_category,
+        "spam_score": (
+            {"low": mailbox.spam_low, "high": mailbox.spam_high} if mailbox.spam_low is not None else None
+        ),
         "last_error": mailbox.last_error,
         "user": mailbox.user.email if mailbox.user_id else None,
         "sso": mailbox.sso,
     }
+
+
+def _sending_via(domain):
+    from mailherd.mailcow.relays import effective_relay
+
+    relay = effective_relay(domain)
+    return relay.name if relay else None
+
+
+def _rate_limit_out(obj, plan, scope):
+    limit = effective_rate_limit(obj, plan, scope)
+    return limit.as_dict() if limit else None
 
 
 def alias_out(alias) -> dict:
@@ -282,6 +355,33 @@ def domains_check(request, name: str):
         for r in results
     ]
     return out
+
+
+@router.patch(
+    "/domains/{name}", response={200: DomainOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
+)
+def domains_update(request, name: str, body: DomainPatch):
+    """Change a domain's settings: `rate_limit` (null: the plan's default), `relay` (null: the
+    server's default smarthost)."""
+    from mailherd.hosting.services.relays import domain_relay_set
+
+    domain = _domain_or_404(request, name)
+    with transaction.atomic():
+        if "relay" in body.model_fields_set:
+            domain = domain_relay_set(
+                actor=request.actor,
+                organization=request.organization,
+                name=domain.name,
+                relay=body.relay,
+            )
+        if "rate_limit" in body.model_fields_set:
+            domain = domain_rate_limit_set(
+                actor=request.actor,
+                organization=request.organization,
+                name=domain.name,
+                rate_limit=body.rate_limit,
+            )
+    return domain_out(_domain_or_404(request, domain.name))
 
 
 @router.delete("/domains/{name}", response={204: None, 404: ErrorOut, 422: ErrorOut})
@@ -383,19 +483,39 @@ def mailboxes_get(request, address: str):
     "/mailboxes/{address}", response={200: MailboxUpdatedOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
 )
 def mailboxes_update(request, address: str, body: MailboxPatch):
-    mailbox = services.mailbox_update(
-        actor=request.actor,
-        organization=request.organization,
-        address=address,
-        password=body.password,
-        password_hash=body.password_hash,
-        quota_mb=body.quota_mb,
-        name=body.name,
-        enabled=body.active,
-        user=body.user,
-        sso=body.sso,
-    )
-    return {**mailbox_out(mailbox, request.organization), "password": getattr(mailbox, "generated_password", None)}
+    with transaction.atomic():  # all of the patch or none of it
+        mailbox = services.mailbox_update(
+            actor=request.actor,
+            organization=request.organization,
+            address=address,
+            password=body.password,
+            password_hash=body.password_hash,
+            quota_mb=body.quota_mb,
+            name=body.name,
+            enabled=body.active,
+            user=body.user,
+            sso=body.sso,
+        )
+        generated = getattr(mailbox, "generated_password", None)
+        if "rate_limit" in body.model_fields_set:
+            mailbox = mailbox_rate_limit_set(
+                actor=request.actor,
+                organization=request.organization,
+                address=mailbox.address,
+                rate_limit=body.rate_limit,
+            )
+        spam = {
+            key: getattr(body, key)
+            for key in ("quarantine_notification", "quarantine_category", "spam_score")
+            if key in body.model_fields_set
+        }
+        if spam:
+            from mailherd.hosting.services.spam import mailbox_spam_settings_set
+
+            mailbox = mailbox_spam_settings_set(
+                actor=request.actor, organization=request.organization, address=mailbox.address, **spam
+            )
+    return {**mailbox_out(mailbox, request.organization), "password": generated}
 
 
 @router.delete("/mailboxes/{address}", response={204: None, 404: ErrorOut})

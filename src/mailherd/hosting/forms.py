@@ -74,3 +74,50 @@ class MailboxImportForm(forms.Form):
             " (in MiB), password (empty: one is generated and shown in the report)."
         ),
     )
+class RateLimitForm(forms.Form):
+    use_plan = forms.BooleanField(label="Use the plan's default", required=False)
+    value = forms.IntegerField(label="Messages", required=False, min_value=1)
+    frame = forms.ChoiceField(
+        label="Per",
+        choices=[("s", "second"), ("m", "minute"), ("h", "hour"), ("d", "day")],
+        initial="h",
+    )
+
+    def rate_limit(self):
+        """The service's input: None for the plan's default, else {"value", "frame"}."""
+        data = self.cleaned_data
+        if data.get("use_plan"):
+            return None
+        return {"value": data.get("value"), "frame": data.get("frame")}
+
+    @classmethod
+    def for_object(cls, obj, data=None):
+        return cls(
+            data,
+            initial={
+                "use_plan": obj.rate_limit is None,
+                "value": obj.rate_limit,
+                "frame": obj.rate_frame or "h",
+            },
+        )
+
+
+class SyncJobForm(forms.Form):
+    mailbox = forms.ChoiceField(label="Import into")
+    host = forms.CharField(label="Old server", help_text="e.g. imap.oldprovider.com", required=False)
+    security = forms.ChoiceField(
+        label="Security",
+        choices=[("ssl", "SSL/TLS (port 993)"), ("starttls", "STARTTLS (port 143)"), ("plain", "None")],
+    )
+    port = forms.IntegerField(label="Port", required=False, help_text="Leave empty for the usual one")
+    user = forms.CharField(label="User name on the old server", required=False)
+    password = forms.CharField(
+        label="Password on the old server",
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="Kept encrypted while the import exists, deleted with it.",
+    )
+
+    def __init__(self, *args, mailboxes=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["mailbox"].choices = [(m.address, m.address) for m in mailboxes]

@@ -1,6 +1,8 @@
 from django.db import models
 from django.db.models import Q
 
+from mailherd.core.crypto import EncryptedTextField
+
 
 class SyncStatus(models.TextChoices):
     """Where an object stands with its Mailcow server."""
@@ -35,6 +37,17 @@ class Domain(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="domains",
+    )
+    # The customer's own outbound limit (below the plan's); null = the plan's default.
+    rate_limit = models.PositiveIntegerField(null=True, blank=True)
+    rate_frame = models.CharField(max_length=1, blank=True)
+    relay = models.ForeignKey(
+        "mailcow.Relay",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="domains",
+        help_text="The domain's own smarthost (plan feature); empty: the server's default",
     )
     dkim_selector = models.CharField(max_length=63, default="dkim")
     dkim_txt = models.TextField(blank=True, help_text="The DKIM TXT value from Mailcow")
@@ -101,6 +114,13 @@ class Mailbox(models.Model):
     # The password as Dovecot checks it ({BLF-CRYPT} bcrypt, or a hash given when moving in);
     # never the plaintext. Sent as is to Mailcow, so the mailbox can be re-created with it.
     password_hash = models.CharField(max_length=512, blank=True)
+    rate_limit = models.PositiveIntegerField(null=True, blank=True)  # null: the plan's default
+    rate_frame = models.CharField(max_length=1, blank=True)
+    # The quarantine notice (Mailcow's defaults) and the spam thresholds (null: the server's).
+    quarantine_notification = models.CharField(max_length=10, default="hourly")
+    quarantine_category = models.CharField(max_length=12, default="reject")
+    spam_low = models.FloatField(null=True, blank=True, help_text="Score from which mail goes to Junk")
+    spam_high = models.FloatField(null=True, blank=True, help_text="Score from which mail is refused")
     quota_used_bytes = models.PositiveBigIntegerField(default=0)
     messages = models.PositiveIntegerField(default=0)
     usage_refreshed_at = models.DateTimeField(null=True, blank=True)
@@ -163,6 +183,52 @@ class Alias(models.Model):
         return self.address.startswith("@")
 
 
+class SyncJob(models.Model):
+    """An IMAP migration: Mailcow's imapsync copies an old mailbox into one of ours.
+
+    The old password is encrypted and lives only as long as the job.
+    """
+
+    class Security(models.TextChoices):
+        SSL = "ssl", "SSL/TLS"
+        STARTTLS = "starttls", "STARTTLS"
+        PLAIN = "plain", "None (plain text)"
+
+    organization = models.ForeignKey(
+        "tenancy.Organization", on_delete=models.CASCADE, related_name="sync_jobs"
+    )
+    mailbox = models.ForeignKey(Mailbox, on_delete=models.CASCADE, related_name="sync_jobs")
+    host = models.CharField(max_length=255)
+    port = models.PositiveIntegerField(default=993)
+    security = models.CharField(max_length=10, choices=Security.choices, default=Security.SSL)
+    username = models.CharField(max_length=255)
+    password = EncryptedTextField()
+    active = models.BooleanField(default=True)
+    mailcow_id = models.PositiveIntegerField(null=True, blank=True)
+    sync_status = models.CharField(
+        max_length=20, choices=SyncStatus.choices, default=SyncStatus.PENDING
+    )
+    last_error = models.TextField(blank=True)
+    # Progress as Mailcow last reported it (get/syncjobs).
+    is_running = models.BooleanField(default=False)
+    last_run_at = models.DateTimeField(null=True, blank=True)
+    last_run_ok = models.BooleanField(null=True)
+    last_run_status = models.CharField(max_length=100, blank=True)
+    last_log = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["mailbox", "host", "username"], name="syncjob_once_per_source"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.username}@{self.host} → {self.mailbox}"
+
+
 class ProvisioningOp(models.Model):
     """One change to apply to Mailcow: the outbox (see docs/outbox.md).
 
@@ -189,6 +255,11 @@ class ProvisioningOp(models.Model):
         APP_PASSWORD_CREATE = "app_password.create"
         APP_PASSWORD_DELETE = "app_password.delete"
         MAILBOX_AUTOREPLY = "mailbox.autoreply"
+        QUARANTINE_RELEASE = "quarantine.release"
+        QUARANTINE_DELETE = "quarantine.delete"
+        SYNCJOB_CREATE = "syncjob.create"
+        SYNCJOB_UPDATE = "syncjob.update"
+        SYNCJOB_DELETE = "syncjob.delete"
 
     organization = models.ForeignKey(
         "tenancy.Organization",

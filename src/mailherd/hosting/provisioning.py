@@ -29,8 +29,10 @@ from mailherd.mailcow.client import (
     MailcowQuotaError,
     MailcowRateLimited,
     MailcowServerError,
+    RateLimit,
 )
 from mailherd.mailcow.models import MailServer
+from mailherd.mailcow.relays import effective_relay, relay_ensure_on_server
 from mailherd.mailcow.services import client_for
 
 logger = logging.getLogger(__name__)
@@ -169,7 +171,7 @@ def _prefetch_objects(ops: list[ProvisioningOp]) -> None:
     addresses = [op.object_key.split(":", 1)[1] for op in ops if op.object_key.startswith("mailbox:")]
     if not addresses:
         return
-    found = {m.address: m for m in Mailbox.objects.select_related("organization").filter(address__in=addresses)}
+    found = {m.address: m for m in Mailbox.objects.select_related("organization__plan").filter(address__in=addresses)}
     for op in ops:
         if op.object_key.startswith("mailbox:"):
             op.prefetched = found.get(op.object_key.split(":", 1)[1])
@@ -249,6 +251,10 @@ def _mark_object(op: ProvisioningOp, status: str, error: str) -> None:
         )
     elif kind == "alias":
         Alias.objects.filter(address=identifier).update(sync_status=status, last_error=error[:2000])
+    elif kind == "syncjob" and status == SyncStatus.ERROR:
+        from mailherd.hosting.models import SyncJob
+
+        SyncJob.objects.filter(pk=int(identifier)).update(sync_status=status, last_error=error[:2000])
     elif kind == "domain" and op.kind != ProvisioningOp.Kind.DOMAIN_DELETE:
         domain_status = Domain.Status.ACTIVE if status == SyncStatus.ACTIVE else Domain.Status.ERROR
         Domain.objects.filter(name=identifier, verified_at__isnull=False).update(
@@ -302,14 +308,14 @@ DOMAIN_LIMIT_KEYS = {
 }
 
 
-def _with_domain_limits_refreshed(op, client, server, apply) -> None:
+def _with_domain_limits_refreshed(op, client, server, apply):
     try:
-        apply()
+        return apply()
     except MailcowQuotaError as exc:
         if exc.msg_key not in DOMAIN_LIMIT_KEYS:
             raise
         _sync_domain_named(op.payload["domain"], client)
-        apply()
+        return apply()
 
 
 def _sync_domain(op, client, server) -> None:
@@ -318,7 +324,9 @@ def _sync_domain(op, client, server) -> None:
 
 def _sync_domain_named(name, client) -> None:
     domain = (
-        Domain.objects.select_related("organization__plan")
+        Domain.objects.select_related(
+            "organization__plan", "relay", "mail_server__default_relay"
+        )
         .filter(name=name, verified_at__isnull=False)
         .first()
     )
@@ -332,6 +340,10 @@ def _sync_domain_named(name, client) -> None:
         "max_aliases": plan.max_aliases,
     }
     active = _desired_domain_active(domain.organization)
+    rate_limit = desired_rate_limit(domain, plan, "domain")
+    relay = effective_relay(domain)
+    # 0 sends mail directly; the relay is created on the server the first time a domain needs it.
+    relayhost_id = relay_ensure_on_server(client, domain.mail_server, relay) if relay else 0
     try:
         client.add_domain(
             domain.name,
@@ -339,10 +351,15 @@ def _sync_domain_named(name, client) -> None:
             description=f"{domain.organization.name} ({domain.organization.slug})",
             dkim_selector=domain.dkim_selector,
             active=active,
+            rate_limit=rate_limit,
             **limits,
         )
+        if relayhost_id:
+            # add/domain ignores `relayhost` (its INSERT has no such column: read from source)
+            client.assign_relayhost(domain.name, relayhost_id)
     except MailcowAlreadyExists:
-        client.edit_domain(domain.name, active=active, **limits)
+        client.edit_domain(domain.name, active=active, relayhost_id=relayhost_id, **limits)
+        _set_rate_limit(client, "domain", domain.name, rate_limit)
     key = client.get_dkim(domain.name)
     if key is None:
         client.add_dkim(domain.name, selector=domain.dkim_selector, key_size=2048)
@@ -380,6 +397,26 @@ def _desired_active(mailbox: Mailbox) -> MailboxActive:
     return MailboxActive.ACTIVE
 
 
+def desired_rate_limit(obj, plan, scope: str) -> RateLimit | None:
+    """The Mailcow rate limit for a mailbox or domain (see hosting.services.ratelimits)."""
+    from mailherd.hosting.services.ratelimits import effective_rate_limit
+
+    limit = effective_rate_limit(obj, plan, scope)
+    return RateLimit(value=limit.value, frame=limit.frame) if limit else None
+
+
+def _set_rate_limit(client, scope: str, item: str, limit: RateLimit | None) -> None:
+    if scope == "domain":
+        if limit is None:
+            client.clear_domain_rate_limit(item)
+        else:
+            client.set_domain_rate_limit(item, limit.value, limit.frame)
+    elif limit is None:
+        client.clear_mailbox_rate_limit(item)
+    else:
+        client.set_mailbox_rate_limit(item, limit.value, limit.frame)
+
+
 def _desired_domain_active(organization) -> bool:
     """A domain is active in Mailcow unless its organization's suspension reached stage 2."""
     return not organization.is_deactivated
@@ -389,7 +426,7 @@ def _sync_mailbox(op, client, server) -> None:
     address = op.object_key.split(":", 1)[1]
     mailbox = getattr(op, "prefetched", _NOT_FETCHED)
     if mailbox is _NOT_FETCHED:
-        mailbox = Mailbox.objects.select_related("organization").filter(address=address).first()
+        mailbox = Mailbox.objects.select_related("organization__plan").filter(address=address).first()
     if mailbox is None or client is None:
         return  # deleted since; its delete row follows
     desired = {
@@ -412,13 +449,16 @@ def _sync_mailbox(op, client, server) -> None:
     # when the password changed, a create always (when known).
     stored_hash = mailbox.password_hash or None
     password = stored_hash if (op.kind == ProvisioningOp.Kind.MAILBOX_CREATE or op.payload.get("password_changed")) else None
+    rate_limit = desired_rate_limit(mailbox, mailbox.organization.plan, "mailbox")
 
     def create():
         # The common case is one call; "already exists" means an earlier attempt got through.
         try:
-            client.add_mailbox(address, password=password, **desired)
+            client.add_mailbox(address, password=password, rate_limit=rate_limit, **desired)
+            return True
         except MailcowAlreadyExists:
             client.edit_mailbox(address, password=password, **desired)
+            return False
 
     def update():
         try:
@@ -432,7 +472,22 @@ def _sync_mailbox(op, client, server) -> None:
             client.add_mailbox(address, password=stored_hash or _random_password(), **desired)
 
     creating = op.kind == ProvisioningOp.Kind.MAILBOX_CREATE and password is not None
-    _with_domain_limits_refreshed(op, client, server, create if creating else update)
+    added = _with_domain_limits_refreshed(op, client, server, create if creating else update)
+    # A new mailbox got its limit with add/mailbox; otherwise it is set (or cleared) every time,
+    # so a retried or repaired row converges.
+    if not added:
+        _set_rate_limit(client, "mailbox", address, rate_limit)
+    if op.payload.get("spam_settings") or (creating and _has_spam_settings(mailbox)):
+        client.set_quarantine_notification(address, mailbox.quarantine_notification)
+        client.set_quarantine_category(address, mailbox.quarantine_category)
+        client.set_spam_score(address, mailbox.spam_low, mailbox.spam_high)
+
+
+def _has_spam_settings(mailbox) -> bool:
+    """Anything other than Mailcow's defaults for a new mailbox."""
+    return (mailbox.quarantine_notification, mailbox.quarantine_category) != ("hourly", "reject") or (
+        mailbox.spam_low is not None
+    )
 
 
 def _random_password() -> str:
@@ -472,6 +527,76 @@ def _delete_alias(op, client, server) -> None:
         client.delete_alias(op.object_key.split(":", 1)[1], missing_ok=True)
 
 
+def _release_quarantined(op, client, server) -> None:
+    if client is None:
+        return
+    try:
+        client.release_quarantine(op.payload["item_id"], learn_ham=op.payload.get("learn_ham", False))
+    except MailcowNotFound:
+        pass  # released or deleted since (an earlier attempt got through)
+    except MailcowBusinessError as exc:
+        # Delivered, but rspamd could not learn it (no rspamd socket): the release itself stands.
+        if exc.msg_key not in ("ham_learn_error", "fuzzy_learn_error"):
+            raise
+        logger.warning("quarantine %s released, not learned: %s", op.object_key, exc)
+
+
+def _delete_quarantined(op, client, server) -> None:
+    if client is not None:
+        client.delete_quarantine(op.payload["item_id"])  # Mailcow deletes unknown ids silently
+
+
+MAILCOW_ENCRYPTION = {"ssl": "SSL", "starttls": "TLS", "plain": "PLAIN"}
+
+
+def _sync_syncjob(op, client, server) -> None:
+    from mailherd.hosting.models import SyncJob
+
+    job = SyncJob.objects.select_related("mailbox").filter(pk=int(op.object_key.split(":", 1)[1])).first()
+    if job is None or client is None:
+        return  # deleted since; its delete row follows
+    if job.mailbox.sync_status != SyncStatus.ACTIVE:
+        raise Transient("waiting for the mailbox to be created on the server")
+    existing = None
+    if job.mailcow_id:
+        existing = next((j for j in client.list_sync_jobs(job.mailbox.address) if j.id == job.mailcow_id), None)
+    if existing is None:
+        existing = next(
+            (j for j in client.list_sync_jobs(job.mailbox.address) if j.host == job.host and j.user == job.username),
+            None,
+        )  # an earlier attempt got through
+    if existing is None:
+        existing = client.add_sync_job(
+            job.mailbox.address,
+            host=job.host,
+            port=job.port,
+            user=job.username,
+            password=job.password,
+            encryption=MAILCOW_ENCRYPTION[job.security],
+            active=job.active,
+        )
+    elif existing.active != job.active:
+        client.edit_sync_job(existing.id, active=job.active)
+    SyncJob.objects.filter(pk=job.pk).update(mailcow_id=existing.id, sync_status=SyncStatus.ACTIVE, last_error="")
+
+
+def _delete_syncjob(op, client, server) -> None:
+    if client is None:
+        return
+    job_id = op.payload.get("mailcow_id")
+    if job_id is None:  # deleted before Mailcow reported its id: find it by its source
+        job_id = next(
+            (j.id for j in client.list_sync_jobs(op.payload["mailbox"])
+             if j.host == op.payload.get("host") and j.user == op.payload.get("user")),
+            None,
+        )
+    if job_id is not None:
+        try:
+            client.delete_sync_job(job_id)
+        except MailcowNotFound:
+            pass
+
+
 HANDLERS: dict = {
     ProvisioningOp.Kind.DOMAIN_CREATE: _sync_domain,
     ProvisioningOp.Kind.DOMAIN_UPDATE: _sync_domain,
@@ -482,6 +607,11 @@ HANDLERS: dict = {
     ProvisioningOp.Kind.ALIAS_CREATE: _sync_alias,
     ProvisioningOp.Kind.ALIAS_UPDATE: _sync_alias,
     ProvisioningOp.Kind.ALIAS_DELETE: _delete_alias,
+    ProvisioningOp.Kind.QUARANTINE_RELEASE: _release_quarantined,
+    ProvisioningOp.Kind.QUARANTINE_DELETE: _delete_quarantined,
+    ProvisioningOp.Kind.SYNCJOB_CREATE: _sync_syncjob,
+    ProvisioningOp.Kind.SYNCJOB_UPDATE: _sync_syncjob,
+    ProvisioningOp.Kind.SYNCJOB_DELETE: _delete_syncjob,
 }
 
 

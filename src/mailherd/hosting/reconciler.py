@@ -16,12 +16,14 @@ from mailherd.hosting.provisioning import (
     _client,
     _desired_active,
     _desired_domain_active,
+    desired_rate_limit,
     mailcow_display_name,
 )
 from mailherd.hosting.services.aliases import alias_key
 from mailherd.hosting.services.mailboxes import mailbox_key
 from mailherd.hosting.services.outbox import domain_key, enqueue
-from mailherd.mailcow.models import MailServer
+from mailherd.mailcow.models import MailServer, RelayOnServer
+from mailherd.mailcow.relays import effective_relay
 
 logger = logging.getLogger(__name__)
 MIB = 1024 * 1024
@@ -55,23 +57,35 @@ def reconcile_server(*, server: MailServer) -> ReconcileResult:
         d.name: d
         for d in Domain.objects.filter(
             mail_server=server, verified_at__isnull=False
-        ).select_related("organization")
+        ).select_related("organization__plan", "relay", "mail_server__default_relay")
     }
     mailboxes = Mailbox.objects.filter(domain__mail_server=server).select_related(
         "organization", "domain"
     )
     aliases = Alias.objects.filter(domain__mail_server=server).select_related("domain")
 
+    relay_links = dict(
+        RelayOnServer.objects.filter(mail_server=server).values_list("relay_id", "relayhost_id")
+    )
     with transaction.atomic():
         for name, domain in domains.items():
             if domain_key(name) in busy:
                 continue
             remote = remote_domains.get(name)
             wanted_active = _desired_domain_active(domain.organization)
-            if remote is None or remote.active != wanted_active or not domain.dkim_txt:
-                result.repaired.append(
-                    f"domain {name}: {'missing' if remote is None else 'active flag or DKIM differs'}"
-                )
+            problem = None
+            if remote is None:
+                problem = "missing"
+            elif remote.active != wanted_active or not domain.dkim_txt:
+                problem = "active flag or DKIM differs"
+            elif remote.relayhost_id != _wanted_relayhost(domain, relay_links):
+                wanted = _wanted_relayhost(domain, relay_links)
+                problem = f"relayhost {remote.relayhost_id or 'none'} instead of {wanted or 'none'}"
+            elif remote.rate_limit != desired_rate_limit(domain, domain.organization.plan, "domain"):
+                wanted = desired_rate_limit(domain, domain.organization.plan, "domain")
+                problem = f"rate limit {_rate(remote.rate_limit)} instead of {_rate(wanted)}"
+            if problem:
+                result.repaired.append(f"domain {name}: {problem}")
                 _repair(
                     ProvisioningOp.Kind.DOMAIN_UPDATE, domain_key(name), domain.organization, name
                 )
@@ -79,7 +93,7 @@ def reconcile_server(*, server: MailServer) -> ReconcileResult:
             if mailbox_key(mailbox.address) in busy or domain_key(mailbox.domain.name) in busy:
                 continue
             remote = remote_mailboxes.get(mailbox.address)
-            problem = None
+            problem, spam_settings = None, False
             if remote is None:
                 problem = "missing"
             elif remote.quota_bytes != mailbox.quota_mb * MIB:
@@ -88,6 +102,17 @@ def reconcile_server(*, server: MailServer) -> ReconcileResult:
                 problem = f"active={int(remote.active)} instead of {int(_desired_active(mailbox))}"
             elif remote.name != mailcow_display_name(mailbox):
                 problem = "display name changed"
+            elif _own_rate_limit(remote) != desired_rate_limit(
+                mailbox, mailbox.organization.plan, "mailbox"
+            ):
+                wanted = desired_rate_limit(mailbox, mailbox.organization.plan, "mailbox")
+                problem = f"rate limit {_rate(_own_rate_limit(remote))} instead of {_rate(wanted)}"
+            elif (remote.quarantine_notification, remote.quarantine_category) != (
+                mailbox.quarantine_notification,
+                mailbox.quarantine_category,
+            ):
+                problem = "quarantine notice settings differ"
+                spam_settings = True
             if problem:
                 result.repaired.append(f"mailbox {mailbox.address}: {problem}")
                 Mailbox.objects.filter(pk=mailbox.pk).update(sync_status=SyncStatus.PENDING)
@@ -96,6 +121,7 @@ def reconcile_server(*, server: MailServer) -> ReconcileResult:
                     mailbox_key(mailbox.address),
                     mailbox.organization,
                     mailbox.domain.name,
+                    payload={"spam_settings": True} if spam_settings else None,
                 )
             else:
                 Mailbox.objects.filter(pk=mailbox.pk).update(
@@ -168,8 +194,24 @@ def reconcile_server(*, server: MailServer) -> ReconcileResult:
     return result
 
 
-def _repair(kind, key, organization, domain_name) -> None:
-    enqueue(kind=kind, object_key=key, organization=organization, domain_name=domain_name)
+def _wanted_relayhost(domain, relay_links) -> int | None:
+    """The relayhost id the domain should carry (-1: its relay is not on the server yet)."""
+    relay = effective_relay(domain)
+    return relay_links.get(relay.pk, -1) if relay else None
+
+
+def _own_rate_limit(remote):
+    """A mailbox's own limit; Mailcow also shows the domain's, marked with scope "domain"."""
+    return remote.rate_limit if remote.rate_limit_scope == "mailbox" else None
+
+
+def _rate(limit) -> str:
+    return f"{limit.value}/{limit.frame}" if limit else "none"
+
+
+def _repair(kind, key, organization, domain_name, payload=None) -> None:
+    enqueue(kind=kind, object_key=key, organization=organization, domain_name=domain_name,
+            payload=payload)
 
 
 def _report(server, kind, identifier, now) -> None:

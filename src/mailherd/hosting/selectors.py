@@ -26,7 +26,7 @@ def hosting_usage_counts(
 def domain_list(*, organization, search: str = "", status: str = ""):
     queryset = (
         Domain.objects.filter(organization=organization)
-        .select_related("mail_server")
+        .select_related("mail_server__default_relay", "organization__plan", "relay")
         .order_by("name")
     )
     if search:
@@ -64,7 +64,7 @@ def domain_get(*, organization, name: str) -> Domain | None:
         return None
     return (
         Domain.objects.filter(organization=organization, name=ascii_name)
-        .select_related("mail_server")
+        .select_related("mail_server__default_relay", "organization__plan", "relay")
         .first()
     )
 
@@ -135,3 +135,20 @@ def mailbox_status(mailbox: Mailbox, *, organization) -> str:
     if mailbox.sync_status != "active":
         return mailbox.sync_status
     return "active" if mailbox.enabled else "disabled"
+
+
+def sync_job_list(*, organization, mailbox: str | None = None):
+    from mailherd.hosting.models import SyncJob
+
+    jobs = SyncJob.objects.filter(organization=organization).select_related("mailbox__domain__mail_server")
+    if mailbox:
+        jobs = jobs.filter(mailbox__address=mailbox.strip().lower())
+    return jobs
+
+
+def sync_job_get(*, organization, job_id):
+    try:
+        job_id = int(job_id)
+    except (TypeError, ValueError):
+        return None
+    return sync_job_list(organization=organization).filter(pk=job_id).first()

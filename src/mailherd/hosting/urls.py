@@ -1,6 +1,6 @@
 from django.urls import path
 
-from mailherd.hosting import views
+from mailherd.hosting import views, views_extras
 
 app_name = "hosting"
 ORG = "o/<slug:org_slug>/"
@@ -32,4 +32,26 @@ urlpatterns = [
     path(ORG + "aliases/", views.alias_list, name="alias_list"),
     path(ORG + "aliases/<str:address>/", views.alias_detail, name="alias_detail"),
     path(ORG + "aliases/<str:address>/delete/", views.alias_delete, name="alias_delete"),
+    path(
+        ORG + "mailboxes/<str:address>/rate-limit/",
+        views_extras.mailbox_rate_limit,
+        name="mailbox_rate_limit",
+    ),
+    path(
+        ORG + "domains/<str:name>/rate-limit/",
+        views_extras.domain_rate_limit,
+        name="domain_rate_limit",
+    ),
+    path(ORG + "domains/<str:name>/relay/", views_extras.domain_relay, name="domain_relay"),
+    path(ORG + "quarantine/", views_extras.quarantine_page, name="quarantine"),
+    path(ORG + "quarantine/<str:item_id>/", views_extras.quarantine_detail, name="quarantine_detail"),
+    path(
+        ORG + "quarantine/<str:item_id>/action/",
+        views_extras.quarantine_action,
+        name="quarantine_action",
+    ),
+    path(ORG + "imports/", views_extras.imports_page, name="imports"),
+    path(ORG + "imports/csv/", views_extras.imports_csv, name="imports_csv"),
+    path(ORG + "imports/<int:job_id>/", views_extras.import_detail, name="import_detail"),
+    path(ORG + "mailboxes/<str:address>/spam/", views_extras.mailbox_spam, name="mailbox_spam"),
 ]

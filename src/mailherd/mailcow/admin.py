@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.db.models import Count, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 
-from mailherd.mailcow.models import MailServer
+from mailherd.mailcow.models import MailServer, Relay
 
 
 class MailServerForm(forms.ModelForm):
@@ -112,3 +112,96 @@ class MailServerAdmin(admin.ModelAdmin):
 
         healthy = sum(mail_server_health_check(server=server) for server in queryset)
         self.message_user(request, f"{healthy} of {queryset.count()} server(s) healthy.")
+
+
+class RelayForm(forms.ModelForm):
+    # Write-only: Mailherd never shows a relay's password back (Mailcow would, in clear).
+    password = forms.CharField(
+        widget=forms.PasswordInput(render_value=False),
+        required=False,
+        help_text="Leave empty to keep the current password.",
+    )
+    default_for = forms.ModelMultipleChoiceField(
+        queryset=MailServer.objects.all(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="Default smarthost of",
+        help_text="Every domain on these servers without a relay of its own sends through this one.",
+    )
+
+    class Meta:
+        model = Relay
+        fields = [
+            "name",
+            "host",
+            "port",
+            "username",
+            "password",
+            "spf_include",
+            "envelope_subdomain",
+            "envelope_mx",
+            "dkim_selector",
+            "dkim_type",
+            "dkim_value",
+        ]
+
+    def clean(self):
+        from mailherd.core.errors import MailherdError
+        from mailherd.mailcow.relays import relay_check
+
+        data = super().clean()
+        fields = {k: data.get(k) for k in self.Meta.fields if k in data}
+        try:
+            relay_check(fields, instance=self.instance if self.instance.pk else None)
+        except MailherdError as exc:
+            field = exc.fields.get("field")
+            self.add_error(field if field in self.fields else None, exc.message)
+        return data
+
+    def _post_clean(self):
+        pass  # the services write the row (save_model); the model's own checks ran in clean()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["name"].disabled = True
+            self.fields["default_for"].initial = list(
+                MailServer.objects.filter(default_relay=self.instance)
+            )
+
+
+@admin.register(Relay)
+class RelayAdmin(admin.ModelAdmin):
+    """Smarthosts: saved through the relay services (validated, audited, domains follow)."""
+
+    form = RelayForm
+    list_display = ["name", "hostname_port", "username", "spf_include", "envelope_subdomain", "servers"]
+    search_fields = ["name", "host"]
+
+    @admin.display(description="Default of")
+    def servers(self, obj):
+        return ", ".join(s.name for s in obj.default_for_servers.all()) or "-"
+
+    def save_model(self, request, obj, form, change):
+        from mailherd.core.actors import Actor, client_ip
+        from mailherd.mailcow.relays import relay_add, relay_update, server_relay_set
+
+        actor = Actor.for_user(request.user, ip=client_ip(request))
+        data = {k: form.cleaned_data.get(k) for k in RelayForm.Meta.fields if k != "name"}
+        if change:
+            relay = relay_update(actor=actor, relay=Relay.objects.get(pk=obj.pk), **data)
+        else:
+            relay = relay_add(actor=actor, name=form.cleaned_data["name"], **data)
+        obj.pk = relay.pk
+        wanted = set(form.cleaned_data.get("default_for") or [])
+        for server in MailServer.objects.all():
+            if server in wanted and server.default_relay_id != relay.pk:
+                server_relay_set(actor=actor, server=server, relay=relay)
+            elif server not in wanted and server.default_relay_id == relay.pk:
+                server_relay_set(actor=actor, server=server, relay=None)
+
+    def delete_model(self, request, obj):
+        from mailherd.core.actors import Actor, client_ip
+        from mailherd.mailcow.relays import relay_delete
+
+        relay_delete(actor=Actor.for_user(request.user, ip=client_ip(request)), relay=obj)

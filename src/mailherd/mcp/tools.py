@@ -418,4 +418,175 @@ def delete_app_password(ctx: Context, args: AppPasswordDelete) -> dict:
         address=args.address,
         app_password_id=args.id,
     )
+
+
+# -- sending limits ------------------------------------------------------------------
+
+
+class RateLimitArg(BaseModel):
+    value: int = Field(..., ge=1, description="Messages per frame")
+    frame: str = Field("h", description="s (second), m (minute), h (hour) or d (day)")
+
+
+class MailboxRateLimit(Args):
+    address: str = Field(..., description="The mailbox's email address")
+    rate_limit: RateLimitArg | None = Field(
+        ...,
+        description="The mailbox's outbound limit (at most the plan's); null for the plan's default",
+    )
+
+
+class DomainRateLimit(Args):
+    name: str = Field(..., description="Domain name")
+    rate_limit: RateLimitArg | None = Field(
+        ...,
+        description="The domain's outbound limit (at most the plan's); null for the plan's default",
+    )
+
+
+@tool(
+    "set_mailbox_rate_limit",
+    "Limit how many messages a mailbox may send per second, minute, "
+    "hour or day (at most the plan's default), or go back to the plan's default.",
+    MailboxRateLimit,
+)
+def set_mailbox_rate_limit(ctx: Context, args: MailboxRateLimit) -> dict:
+    from mailherd.hosting.services.ratelimits import mailbox_rate_limit_set
+
+    mailbox = mailbox_rate_limit_set(
+        actor=ctx.actor,
+        organization=ctx.organization,
+        address=args.address,
+        rate_limit=args.rate_limit,
+    )
+    return mailbox_out(mailbox, ctx.organization)
+
+
+@tool(
+    "set_domain_rate_limit",
+    "Limit how many messages a whole domain may send per frame "
+    "(at most the plan's default), or go back to the plan's default.",
+    DomainRateLimit,
+)
+def set_domain_rate_limit(ctx: Context, args: DomainRateLimit) -> dict:
+    from mailherd.hosting.services.ratelimits import domain_rate_limit_set
+
+    domain_rate_limit_set(
+        actor=ctx.actor, organization=ctx.organization, name=args.name, rate_limit=args.rate_limit
+    )
+    return domain_out(_domain(ctx, args.name))
+
+
+class DomainRelay(Args):
+    name: str = Field(..., description="Domain name")
+    relay: str | None = Field(
+        ..., description="Smarthost name (if the plan allows one per domain); null: the server's default"
+    )
+
+
+@tool("set_domain_relay", "Send a domain's outgoing mail through a named smarthost, or back through "
+      "the server's default; the domain's DNS records change with it.", DomainRelay)
+def set_domain_relay(ctx: Context, args: DomainRelay) -> dict:
+    from mailherd.hosting.services.relays import domain_relay_set
+
+    domain_relay_set(actor=ctx.actor, organization=ctx.organization, name=args.name, relay=args.relay)
+    return domain_out(_domain(ctx, args.name))
+
+
+# -- quarantine and IMAP migration -----------------------------------------------------
+
+
+class QuarantineListing(Args):
+    mailbox: str | None = Field(None, description="Only messages held for this address")
+
+
+class QuarantineItemArg(Args):
+    id: str = Field(..., description="The message id from list_quarantine")
+
+
+class QuarantineRelease(QuarantineItemArg):
+    learn_ham: bool = Field(False, description="Also teach the spam filter that this was good mail")
+
+
+class SyncJobCreate(Args):
+    mailbox: str = Field(..., description="One of the organization's mailboxes: where the mail goes")
+    host: str = Field(..., description="The old IMAP server")
+    port: int | None = Field(None, description="Default 993 for ssl, 143 otherwise")
+    security: str = Field("ssl", description="ssl, starttls or plain")
+    user: str = Field(..., description="User name on the old server")
+    password: str = Field(..., description="Password on the old server")
+
+
+class SyncJobId(Args):
+    id: int = Field(..., description="The import's id")
+
+
+def _plain(data: dict) -> dict:
+    """Dates as ISO strings, as tool results carry JSON only."""
+    import json
+
+    from django.core.serializers.json import DjangoJSONEncoder
+
+    return json.loads(json.dumps(data, cls=DjangoJSONEncoder))
+
+
+@tool("list_quarantine", "Messages the spam filter held for the organization's addresses.",
+      QuarantineListing, read_only=True)
+def list_quarantine(ctx: Context, args: QuarantineListing) -> dict:
+    from mailherd.hosting.quarantine import quarantine_list
+
+    return {"messages": [m.as_dict() for m in quarantine_list(organization=ctx.organization, mailbox=args.mailbox)]}
+
+
+@tool("preview_quarantined", "Headers and text of one held message.", QuarantineItemArg, read_only=True)
+def preview_quarantined(ctx: Context, args: QuarantineItemArg) -> dict:
+    from mailherd.hosting.quarantine import quarantine_preview
+
+    return quarantine_preview(organization=ctx.organization, item_id=args.id)
+
+
+@tool("release_quarantined", "Deliver a held message to its recipient.", QuarantineRelease)
+def release_quarantined(ctx: Context, args: QuarantineRelease) -> dict:
+    from mailherd.hosting.quarantine import quarantine_release
+
+    return quarantine_release(actor=ctx.actor, organization=ctx.organization, item_id=args.id,
+                              learn_ham=args.learn_ham).as_dict()
+
+
+@tool("delete_quarantined", "Delete a held message for good.", QuarantineItemArg, destructive=True)
+def delete_quarantined(ctx: Context, args: QuarantineItemArg) -> dict:
+    from mailherd.hosting.quarantine import quarantine_delete
+
+    return quarantine_delete(actor=ctx.actor, organization=ctx.organization, item_id=args.id).as_dict()
+
+
+@tool("create_sync_job", "Import mail from another provider's IMAP server into a mailbox; the login "
+      "is tested first.", SyncJobCreate)
+def create_sync_job(ctx: Context, args: SyncJobCreate) -> dict:
+    from mailherd.hosting.api_depth import sync_job_out
+    from mailherd.hosting.services.syncjobs import SourceMailbox, sync_job_create
+
+    job = sync_job_create(actor=ctx.actor, organization=ctx.organization, source=SourceMailbox(
+        mailbox=args.mailbox, host=args.host, port=args.port, security=args.security,
+        user=args.user, password=args.password))
+    return _plain(sync_job_out(job))
+
+
+@tool("get_sync_job", "An import's progress and the last run's result.", SyncJobId, read_only=True)
+def get_sync_job(ctx: Context, args: SyncJobId) -> dict:
+    from mailherd.hosting.api_depth import sync_job_out
+    from mailherd.hosting.selectors import sync_job_get
+    from mailherd.hosting.services.syncjobs import sync_job_refresh
+
+    job = sync_job_get(organization=ctx.organization, job_id=args.id)
+    if job is None:
+        raise NotFound(f"No import {args.id} in this organization.")
+    return _plain(sync_job_out(sync_job_refresh(job=job)))
+
+
+@tool("delete_sync_job", "Stop an import and forget the old password.", SyncJobId, destructive=True)
+def delete_sync_job(ctx: Context, args: SyncJobId) -> dict:
+    from mailherd.hosting.services.syncjobs import sync_job_delete
+
+    sync_job_delete(actor=ctx.actor, organization=ctx.organization, job_id=args.id)
     return {"deleted": args.id}

@@ -41,6 +41,10 @@ class PlanForm(forms.ModelForm):
             "max_mailboxes",
             "max_aliases",
             "max_storage_mb",
+            "mailbox_rate_limit",
+            "mailbox_rate_frame",
+            "domain_rate_limit",
+            "domain_rate_frame",
             "features",
             "is_public",
             "is_retired",
@@ -96,6 +100,16 @@ class PlanAdmin(admin.ModelAdmin):
             {"fields": ("monthly_price", "yearly_price", "currency", "trial_days")},
         ),
         ("Limits", {"fields": ("max_domains", "max_mailboxes", "max_aliases", "max_storage_mb")}),
+        (
+            "Sending limits",
+            {
+                "fields": (
+                    ("mailbox_rate_limit", "mailbox_rate_frame"),
+                    ("domain_rate_limit", "domain_rate_frame"),
+                ),
+                "description": "Defaults for every mailbox and domain; customers may set lower ones.",
+            },
+        ),
         ("Features", {"fields": ("features",)}),
         ("Availability", {"fields": ("is_public", "is_retired")}),
         ("Stripe", {"fields": ("stripe_product_id", "stripe_price_id"), "classes": ("collapse",)}),

@@ -11,8 +11,12 @@ class Feature(models.TextChoices):
     MAIL_RULES = "mail_rules", "Inbound mail rules"
     DNS_AUTOSETUP = "dns_autosetup", "Automatic DNS set-up"
     IMAP_MIGRATION = "imap_migration", "IMAP migration"
+    CUSTOM_RELAY = "custom_relay", "Own smarthost per domain"
     PRIORITY_SUPPORT = "priority_support", "Priority support"
     MAILCOW_ADMIN = "mailcow_admin", "Mail server admin pages for owners"
+
+
+RATE_FRAMES = [("s", "per second"), ("m", "per minute"), ("h", "per hour"), ("d", "per day")]
 
 
 class Plan(models.Model):
@@ -28,6 +32,15 @@ class Plan(models.Model):
     max_aliases = models.PositiveIntegerField()
     max_storage_mb = models.PositiveBigIntegerField(help_text="Sum of all mailbox quotas, MiB")
     features = models.JSONField(default=list, blank=True)
+    # Default outbound rate limits (Mailcow's rl-mbox / rl-domain); 0 = none. Customers may set lower ones.
+    mailbox_rate_limit = models.PositiveIntegerField(
+        default=0, help_text="Messages a mailbox may send per frame; 0 = no limit"
+    )
+    mailbox_rate_frame = models.CharField(max_length=1, choices=RATE_FRAMES, default="h")
+    domain_rate_limit = models.PositiveIntegerField(
+        default=0, help_text="Messages a domain may send per frame; 0 = no limit"
+    )
+    domain_rate_frame = models.CharField(max_length=1, choices=RATE_FRAMES, default="h")
     is_public = models.BooleanField(default=True, help_text="Shown on the landing page and sign-up")
     is_retired = models.BooleanField(
         default=False, help_text="Kept for existing customers, not sold"

@@ -291,8 +291,9 @@ class MailcowClient(ExtrasMixin):
         force_pw_update: bool = False,
         tags: Iterable[str] = (),
         authsource: str | None = None,
+        rate_limit: RateLimit | None = None,
     ) -> WriteResult:
-        """Create a mailbox with a quota in MiB (0 = unlimited).
+        """Create a mailbox with a quota in MiB (0 = unlimited), optionally its own sending limit.
 
         ``quota`` is always sent: Mailcow would otherwise make the mailbox
         unlimited, ignoring the domain's default (reference §5.2). Raises
@@ -321,6 +322,10 @@ class MailcowClient(ExtrasMixin):
         tag_list = [v.check_text(t, field="tags", max_length=64) for t in tags]
         if tag_list:
             attr["tags"] = tag_list
+        if rate_limit is not None:
+            # add/mailbox saves rl_value/rl_frame through ratelimit() (the rl_saved entry, §4)
+            value, frame = v.check_rate_limit(rate_limit.value, rate_limit.frame)
+            attr["rl_value"], attr["rl_frame"] = str(value), frame
         return self._add("mailbox", attr)
 
     def get_mailbox(self, address: str) -> Mailbox | None:

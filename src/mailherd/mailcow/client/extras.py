@@ -20,6 +20,7 @@ from .types import (
     DkimKey,
     DomainAdmin,
     Protocol,
+    QuarantinedMessage,
     QuarantineItem,
     RateLimit,
     Relayhost,
@@ -31,6 +32,8 @@ from .types import (
 )
 
 SYNC_ENCRYPTIONS = ("SSL", "TLS", "PLAIN")
+QUARANTINE_INTERVALS = ("never", "hourly", "daily", "weekly")
+QUARANTINE_CATEGORIES = ("reject", "add_header", "all")
 SYNC_DEFAULT_EXCLUDE = "(?i)spam|(?i)junk"  # what Mailcow's own form sends
 FILTER_TYPES = ("prefilter", "postfilter")
 
@@ -162,14 +165,68 @@ class ExtrasMixin(ClientBase):
         """Return the quarantined messages (Mailcow answers ``[]`` when empty)."""
         return [QuarantineItem.from_api(o) for o in self._get_list("get/quarantine/all")]
 
-    def release_quarantine(self, item_id: int) -> WriteResult:
-        """Deliver a quarantined message to its recipient and drop it."""
+    def get_quarantine_item(self, item_id: int) -> QuarantinedMessage | None:
+        """Return one held message with its raw source, or None (read from source:
+        ``get/quarantine/<id>`` is the table row, ``[]`` when unknown)."""
+        obj = self._get_object(f"get/quarantine/{v.check_id(item_id, field='item_id')}")
+        return QuarantinedMessage.from_api(obj) if obj else None
+
+    def release_quarantine(self, item_id: int, *, learn_ham: bool = False) -> WriteResult:
+        """Deliver a quarantined message to its recipient and drop it.
+
+        ``learn_ham`` sends ``learnham``; in Mailcow 2026-07a both actions release and
+        then teach rspamd the message as ham (read from source).
+        """
         item = str(v.check_id(item_id, field="item_id"))
-        return self._edit("qitem", [item], {"action": "release"})
+        return self._edit("qitem", [item], {"action": "learnham" if learn_ham else "release"})
 
     def delete_quarantine(self, item_id: int) -> WriteResult:
         """Delete a quarantined message."""
         return self._delete("qitem", [str(v.check_id(item_id, field="item_id"))])
+
+    # -- per-mailbox quarantine and spam settings (read from source) ------------
+
+    def set_quarantine_notification(self, mailbox: str, interval: str) -> WriteResult:
+        """How often the mailbox hears about held mail: never, hourly, daily or weekly."""
+        if interval not in QUARANTINE_INTERVALS:
+            raise v.MailcowValidationError(
+                f"interval must be one of {QUARANTINE_INTERVALS}", field="interval"
+            )
+        address = v.normalize_address(mailbox, field="mailbox")
+        return self._edit(
+            "quarantine_notification", [address], {"quarantine_notification": interval}
+        )
+
+    def set_quarantine_category(self, mailbox: str, category: str) -> WriteResult:
+        """Which held mail the notices list: reject, add_header (spam folder) or all."""
+        if category not in QUARANTINE_CATEGORIES:
+            raise v.MailcowValidationError(
+                f"category must be one of {QUARANTINE_CATEGORIES}", field="category"
+            )
+        address = v.normalize_address(mailbox, field="mailbox")
+        return self._edit("quarantine_category", [address], {"quarantine_category": category})
+
+    def set_spam_score(self, mailbox: str, low: float | None, high: float | None) -> WriteResult:
+        """Spam thresholds of a mailbox (``low``: to the spam folder, ``high``: rejected);
+        None for both goes back to the server's defaults."""
+        address = v.normalize_address(mailbox, field="mailbox")
+        if low is None and high is None:
+            score = "default"
+        else:
+            if not all(isinstance(x, int | float) and 0 <= x <= 9999 for x in (low, high)) or low > high:
+                raise v.MailcowValidationError("need 0 <= low <= high", field="spam_score")
+            score = f"{low:g},{high:g}"
+        return self._edit("spam-score", [address], {"spam_score": score})
+
+    def get_spam_score(self, mailbox: str) -> tuple[float, float] | None:
+        """The mailbox's own thresholds (low, high), or None for the defaults."""
+        address = v.normalize_address(mailbox, field="mailbox")
+        obj = self._get_object(f"get/spam-score/{segment(address)}") or {}
+        try:
+            low, high = (float(x) for x in str(obj.get("score") or "").split(","))
+        except ValueError:
+            return None
+        return low, high
 
     # -- relayhosts ----------------------------------------------------------
 
@@ -193,6 +250,35 @@ class ExtrasMixin(ClientBase):
             r
             for r in self.list_relayhosts()
             if r.hostname == host and r.username == attr["username"]
+        )
+
+    def edit_relayhost(
+        self,
+        relayhost_id: int,
+        *,
+        hostname: str | None = None,
+        username: str | None = None,
+        password: str | None = None,
+        active: bool | None = None,
+    ) -> WriteResult:
+        """Change a relayhost; omitted fields keep their value (``edit/relayhost``, read from
+        source). Raises MailcowNotFound for an unknown id (``relayhost_invalid``)."""
+        attr: dict[str, Any] = {}
+        if hostname is not None:
+            attr["hostname"] = v.check_hostname_port(hostname)
+        if username is not None:
+            attr["username"] = v.check_text(username, field="username")
+        if password is not None:
+            attr["password"] = v.check_text(password, field="password", max_length=1024)
+        if active is not None:
+            attr["active"] = flag(active)
+        if not attr:
+            raise v.MailcowValidationError("no attribute to change was given", field="attr")
+        return self._edit(
+            "relayhost",
+            [str(v.check_id(relayhost_id))],
+            attr,
+            overrides={"relayhost_invalid": MailcowNotFound},
         )
 
     def list_relayhosts(self) -> list[Relayhost]:
@@ -409,9 +495,16 @@ class ExtrasMixin(ClientBase):
             if j.mailbox == address and j.host == attr["host1"] and j.user == attr["user1"]
         )
 
-    def list_sync_jobs(self) -> list[SyncJob]:
-        """Return every sync job (without logs)."""
-        return [SyncJob.from_api(o) for o in self._get_list("get/syncjobs/all/no_log")]
+    def list_sync_jobs(self, mailbox: str | None = None, *, with_log: bool = False) -> list[SyncJob]:
+        """Return every sync job, or one mailbox's; ``with_log`` adds imapsync's last output
+        (``get/syncjobs/<mailbox>`` and ``get/syncjobs/all`` carry ``log``; ``/no_log`` drops it)."""
+        target = "all" if mailbox is None else segment(v.normalize_address(mailbox, field="mailbox"))
+        path = f"get/syncjobs/{target}" + ("" if with_log else "/no_log")
+        return [SyncJob.from_api(o) for o in self._get_list(path)]
+
+    def edit_sync_job(self, job_id: int, *, active: bool) -> WriteResult:
+        """Start (active) or stop a sync job (``edit/syncjob``, read from source)."""
+        return self._edit("syncjob", [str(v.check_id(job_id))], {"active": flag(active)})
 
     def delete_sync_job(self, job_id: int) -> WriteResult:
         """Delete a sync job."""

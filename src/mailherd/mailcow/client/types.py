@@ -220,6 +220,8 @@ class Mailbox:
     last_pop3_login: datetime | None
     created: datetime | None
     modified: datetime | None
+    quarantine_notification: str = "hourly"
+    quarantine_category: str = "reject"
 
     @property
     def quota_mib(self) -> int | None:
@@ -255,6 +257,8 @@ class Mailbox:
             rate_limit=rate_limit,
             rate_limit_scope=(str(obj["rl_scope"]) if rate_limit and obj.get("rl_scope") else None),
             authsource=str(obj.get("authsource") or "mailcow"),
+            quarantine_notification=str(attributes.get("quarantine_notification") or "hourly"),
+            quarantine_category=str(attributes.get("quarantine_category") or "reject"),
             last_imap_login=_time(obj.get("last_imap_login")),
             last_smtp_login=_time(obj.get("last_smtp_login")),
             last_pop3_login=_time(obj.get("last_pop3_login")),
@@ -420,6 +424,8 @@ class SyncJob:
     is_running: bool
     last_run: datetime | None
     exit_status: str | None
+    success: bool | None = None  # of the last run; None before the first
+    log: str = ""  # imapsync's output of the last run (only when asked with the log)
 
     @classmethod
     def from_api(cls, obj: dict[str, Any]) -> SyncJob:
@@ -435,6 +441,8 @@ class SyncJob:
             is_running=_flag(obj.get("is_running")),
             last_run=_time(obj.get("last_run")),
             exit_status=(str(obj["exit_status"]) if obj.get("exit_status") else None),
+            success=None if obj.get("success") in (None, "") else _flag(obj.get("success")),
+            log=str(obj.get("log") or ""),
         )
 
 
@@ -522,3 +530,20 @@ class WriteResult:
     def find(self, msg_key: str) -> ResultEntry | None:
         """Return the first entry with this message key, or None."""
         return next((e for e in self.entries if e.msg_key == msg_key), None)
+
+
+@dataclass(frozen=True)
+class QuarantinedMessage:
+    """One held message in full (``get/quarantine/<id>``): the summary plus its raw source."""
+
+    item: QuarantineItem
+    raw: str
+    client_ip: str
+
+    @classmethod
+    def from_api(cls, obj: dict[str, Any]) -> QuarantinedMessage:
+        return cls(
+            item=QuarantineItem.from_api(obj),
+            raw=str(obj.get("msg") or ""),
+            client_ip=str(obj.get("ip") or ""),
+        )

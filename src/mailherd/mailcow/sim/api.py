@@ -166,6 +166,15 @@ WRITES: dict[tuple[str, str], Writer] = {
     ("edit", "qitem"): lambda s, o, a, i: s.edit_qitem(_merge("id")(a, i)),
     ("edit", "identity-provider"): lambda s, o, a, i: s.edit_identity_provider(a),
     ("edit", "identity-provider-test"): lambda s, o, a, i: s.test_identity_provider(a),
+    ("edit", "relayhost"): lambda s, o, a, i: s.edit_relayhost(_merge("id")(a, i)),
+    ("edit", "syncjob"): lambda s, o, a, i: s.edit_syncjob(_merge("id")(a, i)),
+    ("edit", "quarantine_notification"): lambda s, o, a, i: s.edit_quarantine_setting(
+        "quarantine_notification", ("never", "hourly", "daily", "weekly"), _merge("username")(a, i)
+    ),
+    ("edit", "quarantine_category"): lambda s, o, a, i: s.edit_quarantine_setting(
+        "quarantine_category", ("add_header", "reject", "all"), _merge("username")(a, i)
+    ),
+    ("edit", "spam-score"): lambda s, o, a, i: s.edit_spam_score(_merge("username")(a, i)),
     ("delete", "domain"): lambda s, o, a, i: s.delete_domain({"domain": i}),
     ("delete", "mailbox"): lambda s, o, a, i: s.delete_mailbox({"username": i}),
     ("delete", "alias"): lambda s, o, a, i: s.delete_alias({"id": i}),

@@ -103,8 +103,14 @@ def _rate_limits(kind: str) -> Handler:
 def _quarantine(state: SimState, obj: str | None, extra: str | None, query: dict[str, str]) -> Any:
     if obj == "all":
         return [render.quarantine_item(state, q) for q in sorted(state.quarantine)]
+    # One item is Mailcow's `SELECT *` row (raw message included); unknown: `[]` (source).
     qid = int(obj) if obj and obj.isdigit() else -1
-    return [render.quarantine_item(state, qid)] if qid in state.quarantine else []
+    return render.quarantine_details(state, qid) if qid in state.quarantine else []
+
+
+def _spam_score(state: SimState, obj: str | None, extra: str | None, query: dict[str, str]) -> Any:
+    score = state.spam_scores.get(obj or "")
+    return {"score": score} if score else {}
 
 
 def _relayhosts(state: SimState, obj: str | None, extra: str | None, query: dict[str, str]) -> Any:
@@ -169,6 +175,7 @@ READS: dict[str, tuple[Handler, str]] = {
     "rl-domain": (_rate_limits("domain"), "{}"),
     "rl-mbox": (_rate_limits("mailbox"), "{}"),
     "quarantine": (_quarantine, "[]"),
+    "spam-score": (_spam_score, "{}"),
     "relayhost": (_relayhosts, "{}"),
     "domain-admin": (_domain_admins, "{}"),
     "app-passwd": (_app_passwords, "{}"),

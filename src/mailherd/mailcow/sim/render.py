@@ -217,15 +217,15 @@ def syncjob(state: SimState, jid: int) -> dict[str, Any]:
         "timeout2": int(a.get("timeout2", 600) or 600),
         "subscribeall": int(a.get("subscribeall", 1) or 0),
         "dry": int(a.get("dry", 0) or 0),
-        "is_running": 0,
-        "last_run": None,
-        "success": None,
-        "exit_status": None,
+        "is_running": job.is_running,
+        "last_run": job.last_run,
+        "success": job.success,
+        "exit_status": job.exit_status,
         "created": job.created,
         "modified": None,
         "active": job.active,
         "active_int": job.active,
-        "log": "",
+        "log": job.log,
     }
 
 
@@ -255,4 +255,30 @@ def quarantine_item(state: SimState, qid: int) -> dict[str, Any]:
         "created": item.created,
         "notified": 0,
         "action": item.action,
+    }
+
+
+def quarantine_details(state: SimState, qid: int) -> dict[str, Any]:
+    """``get/quarantine/<id>``: the whole table row (source: ``SELECT * FROM quarantine``)."""
+    import datetime
+
+    item = state.quarantine[qid]
+    created = datetime.datetime.fromtimestamp(item.created, tz=datetime.UTC)
+    return {
+        "id": item.id,
+        "qid": item.qid,
+        "subject": item.subject,
+        "score": item.score,
+        "ip": "192.0.2.77",
+        "action": item.action,
+        "symbols": "[]",
+        "fuzzy_hashes": "[]",
+        "sender": item.sender,
+        "rcpt": item.rcpt,
+        "msg": item.msg,
+        "domain": item.rcpt.rsplit("@", 1)[-1],
+        "notified": 0,
+        "created": created.strftime("%Y-%m-%d %H:%M:%S"),
+        "user": "unknown",
+        "qhash": f"{item.id:064x}",
     }

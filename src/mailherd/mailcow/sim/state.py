@@ -168,7 +168,8 @@ class SimState(MailboxAliasState, ExtrasState, IdentityProviderState):
                 relay_all_recipients=1 if relay_unknown else relay_all,
                 relay_unknown_only=relay_unknown,
                 gal=value("gal"),
-                relayhost=intval(attr.get("relayhost", 0)),
+                # add/domain's INSERT has no relayhost column: only edit/domain sets it (source).
+                relayhost=0,
                 tags=[str(t) for t in tags] if isinstance(tags, list) else [],
             )
             self.by_domain[domain] = {}

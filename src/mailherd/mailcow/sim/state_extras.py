@@ -109,6 +109,11 @@ class SimSyncJob:
     attrs: dict[str, Any]
     active: int
     created: str = field(default_factory=now)
+    is_running: int = 0
+    last_run: str | None = None
+    success: int | None = None
+    exit_status: str | None = None
+    log: str = ""
 
 
 @dataclass
@@ -132,6 +137,8 @@ class SimQuarantineItem:
     action: str
     virus_flag: int
     created: int = field(default_factory=lambda: int(time.time()))
+    msg: str = ""  # the raw message (RFC 5322), as rspamd stored it
+    learned_ham: bool = False
 
 
 class ExtrasState:
@@ -154,6 +161,7 @@ class ExtrasState:
         self.syncjobs: dict[int, SimSyncJob] = {}
         self.filters: dict[int, SimFilter] = {}
         self.quarantine: dict[int, SimQuarantineItem] = {}
+        self.spam_scores: dict[str, str] = {}  # mailbox -> "low,high" (filterconf rows)
         self.released: list[SimQuarantineItem] = []
         self._next_ids: dict[str, int] = {}
 
@@ -194,6 +202,27 @@ class ExtrasState:
                 active=intval(attr.get("active", 1)),
             )
             return [_entry("success", log, ["relayhost_added", ""])], True
+
+    def edit_relayhost(self, attr: dict[str, Any]) -> tuple[list[Entry], bool]:
+        """Omitted fields keep their value; the answer names no host (source: ``$hostnames`` is unset)."""
+        entries: list[Entry] = []
+        with self.lock:
+            for item in attr.get("id") or []:
+                log = ["relayhost", "edit", attr]
+                host = self.relayhosts.get(intval(item))
+                if host is None:
+                    entries.append(_entry("danger", log, ["relayhost_invalid", item]))
+                    continue
+                if not empty(attr.get("hostname")):
+                    host.hostname = str(attr["hostname"]).strip()
+                if "username" in attr:
+                    host.username = str(attr["username"] or "").strip()
+                if "password" in attr:
+                    host.password = str(attr["password"] or "").strip()
+                if "active" in attr:
+                    host.active = intval(attr["active"])
+                entries.append(_entry("success", log, ["object_modified", ""]))
+        return entries, True
 
     def delete_relayhost(self, attr: dict[str, Any]) -> tuple[list[Entry], bool]:
         entries: list[Entry] = []
@@ -328,6 +357,33 @@ class ExtrasState:
             # Mailcow answers mailbox_modified, not syncjob_added (§5.6).
             return [_entry("success", log, ["mailbox_modified", username])], True
 
+    def edit_syncjob(self, attr: dict[str, Any]) -> tuple[list[Entry], bool]:
+        entries: list[Entry] = []
+        with self.lock:
+            for item in attr.get("id") or []:
+                log = ["mailbox", "edit", "syncjob", attr, None]
+                job = self.syncjobs.get(intval(item))
+                if job is None:
+                    entries.append(_entry("danger", log, "access_denied"))
+                    continue
+                if "active" in attr:
+                    job.active = intval(attr["active"])
+                entries.append(_entry("success", log, ["mailbox_modified", job.user2]))
+        return entries, True
+
+    def run_syncjob(self, job_id: int, *, success: bool = True, log: str = "", running: bool = False) -> bool:
+        """What Dovecot's imapsync cron writes back after a run (no container here)."""
+        with self.lock:
+            job = self.syncjobs.get(job_id)
+            if job is None:
+                return False
+            job.is_running = int(running)
+            job.last_run = now()
+            job.success = int(success)
+            job.exit_status = "EX_OK" if success else "EXIT_AUTHENTICATION_FAILURE_USER1"
+            job.log = log or ("Transferred 42 messages\n" if success else "Failure: can not login\n")
+            return True
+
     def delete_syncjob(self, attr: dict[str, Any]) -> tuple[list[Entry], bool]:
         entries: list[Entry] = []
         with self.lock:
@@ -396,13 +452,21 @@ class ExtrasState:
                 action=str(fields.get("action", "reject")),
                 virus_flag=int(bool(fields.get("virus", False))),
             )
+            item.msg = str(
+                fields.get("msg")
+                or (
+                    f"From: {item.sender}\r\nTo: {item.rcpt}\r\nSubject: {item.subject}\r\n"
+                    f"Message-ID: <{item.qid}@sim.test>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+                    f"{fields.get('body', 'Held by the spam filter.')}\r\n"
+                )
+            )
             self.quarantine[qid] = item
             return item
 
     def edit_qitem(self, attr: dict[str, Any]) -> tuple[list[Entry], bool]:
         entries: list[Entry] = []
         with self.lock:
-            if attr.get("action") != "release":
+            if attr.get("action") not in ("release", "learnham"):
                 return [_entry("danger", ["quarantine", "edit", attr], "access_denied")], False
             for item in attr.get("id") or []:
                 log = ["quarantine", "edit", attr]
@@ -412,6 +476,9 @@ class ExtrasState:
                     continue
                 self.released.append(found)
                 entries.append(_entry("success", log, ["item_released", str(item)]))
+                # Both actions share one branch in Mailcow: released, then learned as ham (source).
+                found.learned_ham = True
+                entries.append(_entry("success", log, ["learned_ham", str(item)]))
         return entries, True
 
     def delete_qitem(self, attr: dict[str, Any]) -> tuple[list[Entry], bool]:
@@ -425,6 +492,46 @@ class ExtrasState:
                 # Mailcow deletes by id without checking existence (source).
                 self.quarantine.pop(intval(item), None)
                 entries.append(_entry("success", log, ["item_deleted", str(item)]))
+        return entries, True
+
+    # -- per-mailbox quarantine and spam settings (source: functions.mailbox.inc.php) ------------
+
+    def edit_quarantine_setting(self, key: str, allowed: tuple[str, ...], attr: dict[str, Any]):
+        entries: list[Entry] = []
+        with self.lock:
+            for username in attr.get("username") or []:
+                log = ["mailbox", "edit", key, attr, None]
+                mailbox = self.mailboxes.get(str(username))
+                if mailbox is None or attr.get(key) not in allowed:
+                    entries.append(_entry("danger", log, "access_denied"))
+                    continue
+                mailbox.attributes[key] = str(attr[key])
+                entries.append(_entry("success", log, ["mailbox_modified", str(username)]))
+        return entries, True
+
+    def edit_spam_score(self, attr: dict[str, Any]) -> tuple[list[Entry], bool]:
+        entries: list[Entry] = []
+        with self.lock:
+            for username in attr.get("username") or []:
+                log = ["mailbox", "edit", "spam_score", attr, None]
+                if str(username) not in self.mailboxes:
+                    entries.append(_entry("danger", log, "access_denied"))
+                    continue
+                score = str(attr.get("spam_score") or "")
+                if score == "default":
+                    self.spam_scores.pop(str(username), None)
+                else:
+                    parts = score.split(",")
+                    try:
+                        low, high = (float(x) for x in parts)
+                    except ValueError:
+                        low = high = None
+                    if len(parts) != 2 or low is None or high is None or low > high:
+                        entries.append(_entry("danger", log, 'Invalid spam score, format must be "1,2" '
+                                              "where first is low and second is high spam value."))
+                        continue
+                    self.spam_scores[str(username)] = f"{low:g},{high:g}"
+                entries.append(_entry("success", log, ["mailbox_modified", str(username)]))
         return entries, True
 
     # -- usage (what Dovecot's quota dict writes) ---------------------------------------------

@@ -1,0 +1,246 @@
+"""REST API v1 for Mailcow's deeper features (quarantine, sync jobs): thin, over the services."""
+
+from datetime import datetime
+
+from ninja import Field, Router, Schema, Status
+
+from mailherd.hosting import quarantine
+from mailherd.hosting.api import ErrorOut, _hosting_enabled
+
+router = Router(tags=["mail"])
+router.add_decorator(_hosting_enabled)
+
+
+class HeldOut(Schema):
+    id: str = Field(..., description="<server>-<message>: pass it back as is")
+    subject: str
+    sender: str
+    recipient: str
+    score: float | None
+    virus: bool
+    action: str = Field(..., description="What the filter decided: reject, add_header...")
+    received_at: datetime | None
+    status: str = Field(..., description="held, releasing or deleting")
+
+
+class PreviewOut(HeldOut):
+    headers: dict[str, str]
+    text: str = Field(..., description="The text of the message (HTML reduced to text)")
+    attachments: list[str]
+    size: int
+
+
+class ReleaseIn(Schema):
+    learn_ham: bool = Field(False, description="Also teach the spam filter that this was good mail")
+
+
+@router.get("/quarantine", response={200: list[HeldOut], 503: ErrorOut})
+def quarantine_list(request, mailbox: str | None = None):
+    """Messages the spam filter held for your addresses, newest first."""
+    return [
+        m.as_dict()
+        for m in quarantine.quarantine_list(organization=request.organization, mailbox=mailbox)
+    ]
+
+
+@router.get("/quarantine/{item_id}", response={200: PreviewOut, 404: ErrorOut, 503: ErrorOut})
+def quarantine_get(request, item_id: str):
+    """One held message: headers and text, to decide whether to release it."""
+    return quarantine.quarantine_preview(organization=request.organization, item_id=item_id)
+
+
+@router.post(
+    "/quarantine/{item_id}/release",
+    response={202: HeldOut, 404: ErrorOut, 409: ErrorOut, 503: ErrorOut},
+)
+def quarantine_release(request, item_id: str, body: ReleaseIn | None = None):
+    """Deliver the message to its recipient (the mail server does it within seconds)."""
+    held = quarantine.quarantine_release(
+        actor=request.actor,
+        organization=request.organization,
+        item_id=item_id,
+        learn_ham=bool(body and body.learn_ham),
+    )
+    return Status(202, held.as_dict())
+
+
+@router.delete(
+    "/quarantine/{item_id}", response={204: None, 404: ErrorOut, 409: ErrorOut, 503: ErrorOut}
+)
+def quarantine_delete(request, item_id: str):
+    """Delete the held message for good."""
+    quarantine.quarantine_delete(
+        actor=request.actor, organization=request.organization, item_id=item_id
+    )
+    return Status(204, None)
+
+
+# -- IMAP migration (sync jobs) ------------------------------------------------------------
+
+
+class SyncJobIn(Schema):
+    mailbox: str = Field(..., description="One of your mailboxes: where the mail goes")
+    host: str = Field(..., description="The old IMAP server, e.g. imap.oldprovider.com")
+    port: int | None = Field(None, description="Default 993 for ssl, 143 otherwise")
+    security: str = Field("ssl", description="ssl, starttls or plain")
+    user: str = Field(..., description="User name on the old server")
+    password: str = Field(
+        ..., description="Password on the old server (kept encrypted while the job exists)"
+    )
+
+
+class SyncJobOut(Schema):
+    id: int
+    mailbox: str
+    host: str
+    port: int
+    security: str
+    user: str
+    active: bool
+    status: str = Field(..., description="pending (being set up), active, or error")
+    running: bool
+    last_run_at: datetime | None
+    last_run_ok: bool | None
+    last_run_status: str
+    last_log: str
+    last_error: str
+    created_at: datetime
+
+
+class SyncJobBulkIn(Schema):
+    jobs: list[SyncJobIn] = Field(..., description="At most 500")
+
+
+class SyncJobBulkItemOut(Schema):
+    mailbox: str
+    result: str = Field(..., description="created or refused")
+    code: str | None = None
+    message: str | None = None
+    job: SyncJobOut | None = None
+
+
+def sync_job_out(job) -> dict:
+    return {
+        "id": job.pk,
+        "mailbox": job.mailbox.address,
+        "host": job.host,
+        "port": job.port,
+        "security": job.security,
+        "user": job.username,
+        "active": job.active,
+        "status": job.sync_status,
+        "running": job.is_running,
+        "last_run_at": job.last_run_at,
+        "last_run_ok": job.last_run_ok,
+        "last_run_status": job.last_run_status,
+        "last_log": job.last_log,
+        "last_error": job.last_error,
+        "created_at": job.created_at,
+    }
+
+
+def _source(body: SyncJobIn):
+    from mailherd.hosting.services.syncjobs import SourceMailbox
+
+    return SourceMailbox(
+        mailbox=body.mailbox,
+        host=body.host,
+        port=body.port,
+        security=body.security,
+        user=body.user,
+        password=body.password,
+    )
+
+
+def _job_or_404(request, job_id):
+    from django.http import Http404
+
+    from mailherd.hosting.selectors import sync_job_get
+
+    job = sync_job_get(organization=request.organization, job_id=job_id)
+    if job is None:
+        raise Http404
+    return job
+
+
+@router.get("/sync-jobs", response=list[SyncJobOut])
+def sync_jobs_list(request, mailbox: str | None = None):
+    from mailherd.hosting.selectors import sync_job_list
+
+    return [
+        sync_job_out(j) for j in sync_job_list(organization=request.organization, mailbox=mailbox)
+    ]
+
+
+@router.post(
+    "/sync-jobs",
+    response={201: SyncJobOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
+)
+def sync_jobs_create(request, body: SyncJobIn):
+    """Test the login on the old server (422 `source_login_failed` with a `reason` if it fails), then
+    have the mail server copy its mail into the mailbox, every 20 minutes until you delete the job."""
+    from mailherd.hosting.services.syncjobs import sync_job_create
+
+    job = sync_job_create(
+        actor=request.actor, organization=request.organization, source=_source(body)
+    )
+    return Status(201, sync_job_out(job))
+
+
+@router.post(
+    "/sync-jobs/bulk", response={200: list[SyncJobBulkItemOut], 403: ErrorOut, 422: ErrorOut}
+)
+def sync_jobs_bulk(request, body: SyncJobBulkIn):
+    """Create up to 500 imports; each is tested and created or refused on its own."""
+    from mailherd.core.errors import MailherdError, ValidationFailed
+    from mailherd.hosting.services.syncjobs import MAX_CSV_ROWS, sync_job_create
+
+    if len(body.jobs) > MAX_CSV_ROWS:
+        raise ValidationFailed(f"Send at most {MAX_CSV_ROWS} imports at once.", field="jobs")
+    results = []
+    for item in body.jobs:
+        try:
+            job = sync_job_create(
+                actor=request.actor, organization=request.organization, source=_source(item)
+            )
+            results.append({"mailbox": item.mailbox, "result": "created", "job": sync_job_out(job)})
+        except MailherdError as exc:
+            results.append({"mailbox": item.mailbox, "result": "refused", **exc.as_dict()})
+    return results
+
+
+@router.get("/sync-jobs/{job_id}", response={200: SyncJobOut, 404: ErrorOut})
+def sync_jobs_get(request, job_id: int):
+    """One import with its progress and the last run's result, fresh from the mail server."""
+    from mailherd.hosting.services.syncjobs import sync_job_refresh
+
+    return sync_job_out(sync_job_refresh(job=_job_or_404(request, job_id)))
+
+
+@router.post("/sync-jobs/{job_id}/stop", response={200: SyncJobOut, 404: ErrorOut, 409: ErrorOut})
+def sync_jobs_stop(request, job_id: int):
+    from mailherd.hosting.services.syncjobs import sync_job_set_active
+
+    job = sync_job_set_active(
+        actor=request.actor, organization=request.organization, job_id=job_id, active=False
+    )
+    return sync_job_out(job)
+
+
+@router.post("/sync-jobs/{job_id}/start", response={200: SyncJobOut, 404: ErrorOut, 409: ErrorOut})
+def sync_jobs_start(request, job_id: int):
+    from mailherd.hosting.services.syncjobs import sync_job_set_active
+
+    job = sync_job_set_active(
+        actor=request.actor, organization=request.organization, job_id=job_id, active=True
+    )
+    return sync_job_out(job)
+
+
+@router.delete("/sync-jobs/{job_id}", response={204: None, 404: ErrorOut, 409: ErrorOut})
+def sync_jobs_delete(request, job_id: int):
+    """Stop the import and forget the old password."""
+    from mailherd.hosting.services.syncjobs import sync_job_delete
+
+    sync_job_delete(actor=request.actor, organization=request.organization, job_id=job_id)
+    return Status(204, None)
