@@ -118,3 +118,24 @@ def test_outsiders_cannot_see_or_dismiss_alerts(
     )
     alert.refresh_from_db()
     assert alert.dismissed_at is None
+
+
+def test_an_alert_is_a_lifecycle_event_for_subscribed_endpoints(
+    history, tenants, django_capture_on_commit_callbacks, settings
+):
+    from mailherd.core.actors import Actor
+    from mailherd.webhooks.models import WebhookDelivery
+    from mailherd.webhooks.services import endpoint_create
+
+    settings.MAILHERD_ALLOW_PRIVATE_TARGETS = True
+    endpoint, _secret = endpoint_create(
+        actor=Actor.for_user(tenants.alice),
+        organization=tenants.acme,
+        url="https://hooks.acme.test/mail",
+        events=["deliverability.new_source"],
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        _day(history, TODAY, [Row(GOOD, 200), Row(STRANGER, 25, spf=False, dkim=False)])
+    delivery = WebhookDelivery.objects.get(endpoint=endpoint)
+    assert delivery.event_type == "deliverability.new_source"
+    assert STRANGER in str(delivery.payload)

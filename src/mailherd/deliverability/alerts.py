@@ -194,6 +194,7 @@ def _raise(*, report, kind, key, message, data) -> Alert | None:
                 message=message,
                 data=data,
             )
+            _emit_webhook(alert)  # in the alert's transaction: both or neither
     except IntegrityError:
         return None  # raised before: once is enough
     audit_record(
@@ -230,27 +231,19 @@ def _notify(alert: Alert) -> None:
             context=context,
             organization=alert.organization,
         )
-    _emit_webhook(alert)
     Alert.objects.filter(pk=alert.pk).update(notified_at=timezone.now())
 
 
 def _emit_webhook(alert: Alert) -> None:
-    """A lifecycle event where the webhooks feature exists; never breaks the alert."""
-    try:
-        from mailherd.webhooks import services as webhooks
-    except ImportError:
-        return
-    emit = getattr(webhooks, "event_emit", None) or getattr(webhooks, "emit", None)
-    if emit is None:
-        return
-    try:
-        emit(
-            organization=alert.organization,
-            event=WEBHOOK_EVENTS[alert.kind],
-            data={"domain": alert.domain.name, "message": alert.message, **alert.data},
-        )
-    except Exception:
-        logger.exception("webhook for alert %s failed", alert.pk)
+    """The alert as a lifecycle event, for endpoints that subscribed to it."""
+    from mailherd.webhooks.services import event_emit
+
+    event_emit(
+        organization=alert.organization,
+        event_type=WEBHOOK_EVENTS[alert.kind],
+        data={"domain": alert.domain.name, "message": alert.message, **alert.data},
+        object_key=f"domain:{alert.domain.name}",
+    )
 
 
 def alert_dismiss(*, actor: Actor, organization, alert_id: int) -> Alert:

@@ -14,6 +14,9 @@ EVENT_TYPES: dict[str, str] = {
     "organization.restored": "The organization was restored after a suspension",
     "sync_job.finished": "A mailbox sync job finished",
     "task.created": "A rule created a task",
+    "deliverability.new_source": "DMARC reports show a new server sending as a domain",
+    "deliverability.failure_rate": "DMARC reports show a sudden rise in failing messages",
+    "deliverability.tls_failure": "TLS reports show failed deliveries to a domain",
 }
 
 # Sent only on request ("Send test event"), never subscribed to.
