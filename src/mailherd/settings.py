@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "mailherd.operator",
     "mailherd.api",
     "mailherd.webhooks",
+    "mailherd.mcp",  # its `mailherd mcp` command (the MCP server process)
 ]
 
 MIDDLEWARE = [
