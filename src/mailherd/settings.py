@@ -329,6 +329,7 @@ LOGGING = {
     "loggers": {
         "httpx": {"level": "WARNING"},
         "httpcore": {"level": "WARNING"},
+        "mcp": {"level": "WARNING"},  # the MCP SDK logs each session manager start and stop
         "parsedmarc": {"level": "WARNING"},
         # The file transport has no host name: kombu warns about it on every connection.
         "kombu.connection": {"level": "ERROR"},

@@ -52,7 +52,7 @@ def test_run_serves_the_app_and_ctrl_c_stops_every_process(tmp_path):
         css = httpx.get(f"http://127.0.0.1:{port}/static/mailherd/app.css", timeout=5)
         assert css.status_code == 200
         children = _children(process.pid)
-        assert len(children) == 3  # web, worker, scheduler
+        assert len(children) == 4  # web, worker, scheduler, MCP server
         process.send_signal(signal.SIGINT)
         output, _ = process.communicate(timeout=30)
     finally:
