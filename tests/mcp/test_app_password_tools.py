@@ -6,7 +6,7 @@ from mailherd.core.actors import Actor
 from mailherd.hosting.services.mailboxes import mailbox_create
 from tests.hosting.conftest import verified_domain
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(transaction=True)  # the MCP service reads from its own thread
 
 
 def test_create_list_delete_app_password(acme_mcp, tenants):
@@ -22,7 +22,9 @@ def test_create_list_delete_app_password(acme_mcp, tenants):
     assert [p["id"] for p in listed["app_passwords"]] == [content["id"]]
     assert "password" not in listed["app_passwords"][0]
     assert (
-        acme_mcp.call("delete_app_password", address="jane@acme.test", id=content["id"])["isError"]
+        acme_mcp.call(
+            "delete_app_password", address="jane@acme.test", id=content["id"], confirm=True
+        )["isError"]
         is False
     )
     other = acme_mcp.call("create_app_password", address="bob@globex.test", name="x")

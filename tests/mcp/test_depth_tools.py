@@ -11,7 +11,7 @@ from mailherd.mailcow.services import client_for
 from tests.hosting.conftest import verified_domain
 from tests.mcp.test_tools import ok, refused
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(transaction=True)  # the MCP service reads from its own thread
 SYSTEM = Actor.system()
 
 
@@ -92,7 +92,9 @@ def test_quarantine_and_sync_job_tools(acme_mcp, tenants, mail_server, sim, old_
     settings.MAILHERD_ALLOW_PRIVATE_TARGETS = True
     verified_domain(tenants.acme, "acme.test")
     verified_domain(tenants.globex, "globex.test")
-    services.mailbox_create(actor=SYSTEM, organization=tenants.acme, address="jane@acme.test", quota_mb=10)
+    services.mailbox_create(
+        actor=SYSTEM, organization=tenants.acme, address="jane@acme.test", quota_mb=10
+    )
     outbox_drain()
     ours = sim.state.add_quarantine_item(rcpt="jane@acme.test", subject="Invoice")
     sim.state.add_quarantine_item(rcpt="hank@globex.test", subject="Globex only")
@@ -102,12 +104,31 @@ def test_quarantine_and_sync_job_tools(acme_mcp, tenants, mail_server, sim, old_
     assert ok(acme_mcp.call("preview_quarantined", id=ident))["headers"]["Subject"] == "Invoice"
     assert ok(acme_mcp.call("release_quarantined", id=ident))["status"] == "releasing"
 
-    refused(acme_mcp.call("create_sync_job", mailbox="jane@acme.test", host="127.0.0.1",
-                          port=old_imap.imap_port, security="plain", user="jane@old.test",
-                          password="wrong"), "source_login_failed")
-    job = ok(acme_mcp.call("create_sync_job", mailbox="jane@acme.test", host="127.0.0.1",
-                           port=old_imap.imap_port, security="plain", user="jane@old.test",
-                           password="old-secret-1"))
+    refused(
+        acme_mcp.call(
+            "create_sync_job",
+            mailbox="jane@acme.test",
+            host="127.0.0.1",
+            port=old_imap.imap_port,
+            security="plain",
+            user="jane@old.test",
+            password="wrong",
+        ),
+        "source_login_failed",
+    )
+    job = ok(
+        acme_mcp.call(
+            "create_sync_job",
+            mailbox="jane@acme.test",
+            host="127.0.0.1",
+            port=old_imap.imap_port,
+            security="plain",
+            user="jane@old.test",
+            password="old-secret-1",
+        )
+    )
     outbox_drain()
     assert ok(acme_mcp.call("get_sync_job", id=job["id"]))["status"] == "active"
-    assert ok(acme_mcp.call("delete_sync_job", id=job["id"])) == {"deleted": job["id"]}
+    assert ok(acme_mcp.call("delete_sync_job", id=job["id"], confirm=True)) == {
+        "deleted": job["id"]
+    }
