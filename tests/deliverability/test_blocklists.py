@@ -6,7 +6,7 @@ from mailherd.deliverability.blocklists import blocklists_check
 from mailherd.deliverability.models import Blocklist, BlocklistResult
 from mailherd.mailcow.models import MailServer
 from tests.conftest import make_user
-from tests.operator.fixtures import with_two_factor
+from tests.operator.fixtures import sign_in_with_two_factor, with_two_factor
 
 pytestmark = pytest.mark.django_db
 
@@ -18,11 +18,11 @@ REFUSING = "bl-refusing.test"
 @pytest.fixture
 def lists(dns_nameserver):
     pdns = dns_nameserver
-    for zone in ("provider.test", LISTING, CLEAN, REFUSING):
+    for zone in ("blhosts.test", LISTING, CLEAN, REFUSING):
         pdns.create_zone(zone)
-    pdns.set_record("provider.test", "mail.provider.test", "A", ["192.0.2.10"])
-    pdns.set_record("provider.test", "mail.provider.test", "AAAA", ["2001:db8::10"])
-    pdns.set_record("provider.test", "mx2.provider.test", "A", ["192.0.2.20"])
+    pdns.set_record("blhosts.test", "mail.blhosts.test", "A", ["192.0.2.10"])
+    pdns.set_record("blhosts.test", "mail.blhosts.test", "AAAA", ["2001:db8::10"])
+    pdns.set_record("blhosts.test", "mx2.blhosts.test", "A", ["192.0.2.20"])
     # 192.0.2.10 and the IPv6 address are listed on one list, with a reason.
     pdns.set_record(LISTING, f"10.2.0.192.{LISTING}", "A", ["127.0.0.2"])
     pdns.set_record(
@@ -41,10 +41,10 @@ def lists(dns_nameserver):
 @pytest.fixture
 def servers(db):
     one = MailServer.objects.create(
-        name="one", api_url="https://mail.provider.test", api_key="k", hostname="mail.provider.test"
+        name="one", api_url="https://mail.blhosts.test", api_key="k", hostname="mail.blhosts.test"
     )
     two = MailServer.objects.create(
-        name="two", api_url="https://mx2.provider.test", api_key="k", hostname="mx2.provider.test"
+        name="two", api_url="https://mx2.blhosts.test", api_key="k", hostname="mx2.blhosts.test"
     )
     return one, two
 
@@ -94,7 +94,7 @@ def test_a_dead_resolver_means_could_not_check_not_listed(lists, servers, settin
 
 def test_the_back_office_shows_the_results(lists, servers, client):
     blocklists_check()
-    client.force_login(with_two_factor(make_user("ops-bl@operator.test", staff=True)))
+    sign_in_with_two_factor(client, with_two_factor(make_user("ops-bl@operator.test", staff=True)))
     page = client.get(
         "/operator/deliverability/blocklistresult/?status__exact=listed"
     ).content.decode()
