@@ -17,6 +17,7 @@ from mailherd.mailcow.client import (
 )
 
 from .conftest import Cleanup, MailcowTarget
+from .test_auth_transport import raw
 
 MIB = 1024 * 1024
 
@@ -338,12 +339,7 @@ def test_tags_appear_only_when_there_are_tags(
             default_mailbox_quota_mib=256,
             tags=tags,
         )
-    with httpx.Client(
-        base_url=target.url + "/api/v1",
-        headers={"X-API-Key": target.api_key},
-        timeout=10,
-        trust_env=False,
-    ) as http:
+    with raw(target, headers={"X-API-Key": target.api_key}) as http:
         plain_raw = http.get(f"/get/domain/{plain}").json()
         tagged_raw = http.get(f"/get/domain/{tagged}").json()
     assert "tags" not in plain_raw

@@ -3,7 +3,6 @@ sync jobs, Sieve filters (§5.4-5.6)."""
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
 from mailherd.mailcow.client import (
@@ -17,6 +16,7 @@ from mailherd.mailcow.client import (
 )
 
 from .conftest import MailcowTarget
+from .test_auth_transport import raw
 
 PASSWORD = "Secret-pass-1"
 
@@ -184,12 +184,7 @@ def test_a_sync_job_carries_every_column_mailcow_needs(
         max_age_days=30,
     )
     try:
-        with httpx.Client(
-            base_url=target.url + "/api/v1",
-            headers={"X-API-Key": target.api_key},
-            timeout=10,
-            trust_env=False,
-        ) as http:
+        with raw(target, headers={"X-API-Key": target.api_key}) as http:
             listed = {j["id"]: j for j in http.get("/get/syncjobs/all/no_log").json()}
         row = listed[job.id]
         assert (row["subfolder2"], str(row["maxage"]), row["enc1"]) == ("Imported", "30", "TLS")
@@ -218,12 +213,7 @@ def test_a_sync_job_without_its_full_field_set_is_an_empty_200(
         "delete1": 0,
         "active": 1,
     }
-    with httpx.Client(
-        base_url=target.url + "/api/v1",
-        headers={"X-API-Key": target.api_key},
-        timeout=10,
-        trust_env=False,
-    ) as http:
+    with raw(target, headers={"X-API-Key": target.api_key}) as http:
         response = http.post("/add/syncjob", json=partial)
         assert (response.status_code, response.content) == (200, b"")
         assert not [j for j in http.get("/get/syncjobs/all/no_log").json() if j["user2"] == mailbox]
