@@ -145,6 +145,7 @@ def main() -> None:
             max_mailboxes=3 * args.count + args.list_size,
             max_aliases=10,
             max_storage_mb=100 * (args.count + args.list_size),
+            features=["api"],
         )
         owner = User.objects.create_user(email="bench@bench.test", password="x" * 12)
         organization = organization_create(
