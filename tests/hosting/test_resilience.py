@@ -234,10 +234,9 @@ def test_the_operator_can_retry_or_discard_parked_rows(tenants, mail_server, sim
     op = ProvisioningOp.objects.get(object_key="mailbox:x@acme.test", status="failed")
     # the operator removes the clash on the server, then retries from the back office
     client_for(mail_server).delete_alias("x@acme.test")
-    from allauth.mfa.models import Authenticator
+    from tests.operator.fixtures import sign_in_with_two_factor, with_two_factor
 
-    Authenticator.objects.create(user=operator_user, type=Authenticator.Type.TOTP, data={"secret": "x"})
-    client.force_login(operator_user)
+    sign_in_with_two_factor(client, with_two_factor(operator_user))
     response = client.post("/operator/hosting/provisioningop/", {"action": "retry", "_selected_action": [op.pk]})
     assert response.status_code == 302
     outbox_drain()

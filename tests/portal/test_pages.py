@@ -88,7 +88,7 @@ def test_inviting_an_existing_member_shows_an_error(alice_client, tenants):
 
 
 def test_api_token_is_shown_once_and_can_be_revoked(alice_client, tenants):
-    response = alice_client.post(f"/o/{tenants.acme.slug}/api-tokens/", {"name": "ci script"})
+    response = alice_client.post(f"/o/{tenants.acme.slug}/api-tokens/", {"name": "ci script", "access": "full"})
     token_text = response.context["new_token"]
     assert token_text.startswith("mh_") and token_text.encode() in response.content
     token = ApiToken.objects.get(organization=tenants.acme)

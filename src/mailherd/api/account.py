@@ -205,7 +205,7 @@ def invitations_list(
     "/invitations", response={201: InvitationOut}, tags=["members"], summary="Invite someone"
 )
 def invitations_create(request, body: InvitationIn):
-    """Email an invitation link (valid for MAILHERD_INVITATION_DAYS); a new invitation to the same
+    """Email an invitation link (valid for the days the operator sets, 7 by default); a new invitation to the same
     address replaces the pending one. Owners and admins; only an owner invites an owner."""
     invitation = tenancy.invitation_create(
         actor=request.actor, membership=acting_membership(request), email=body.email, role=body.role

@@ -47,7 +47,7 @@ def _decode(cursor: str) -> list:
         values = None
     if not isinstance(values, list) or len(values) != 2:
         raise ValidationFailed(
-            "This cursor is not one Mailherd gave out; start again without it.", field="cursor"
+            "This cursor is not one this API gave out; start again without it.", field="cursor"
         )
     return values
 

@@ -62,6 +62,17 @@ def notices() -> tuple[tuple[str, int], ...]:
     return tuple(getattr(settings, "BILLING_DUNNING_NOTICES", DEFAULT_NOTICES))
 
 
+def stripe_origin() -> str:
+    """The origin Stripe.js loads from and talks to: Stripe's, or localstripe's."""
+    from urllib.parse import urlsplit
+
+    base = getattr(settings, "STRIPE_API_BASE", None)
+    if not base:
+        return "https://js.stripe.com"
+    parts = urlsplit(base)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
 def stripe_js_url() -> str:
     """Stripe.js, or localstripe's stand-in when the API is localstripe (tests, demos)."""
     base = getattr(settings, "STRIPE_API_BASE", None)

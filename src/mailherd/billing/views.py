@@ -141,7 +141,15 @@ def card(request):
         stripe_js_url=conf.stripe_js_url(),
         publishable_key=settings.STRIPE_PUBLISHABLE_KEY or "pk_test_mailherd",
     )
-    return render(request, "billing/card.html", context)
+    response = render(request, "billing/card.html", context)
+    # The Stripe origin is read per request: the API base may be set after start-up (localstripe).
+    stripe_origin = conf.stripe_origin()
+    response._csp_update = {
+        "script-src": [stripe_origin],
+        "connect-src": [stripe_origin],
+        "frame-src": [stripe_origin],
+    }
+    return response
 
 
 @org_view

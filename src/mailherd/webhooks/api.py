@@ -25,7 +25,7 @@ class WebhookIn(Schema):
         ...,
         max_length=2000,
         description="HTTPS URL on the public internet that accepts POSTed JSON events.",
-        examples=["https://hooks.example.com/mailherd"],
+        examples=["https://hooks.example.com/mail-events"],
     )
     events: list[EventType] = Field(
         ..., min_length=1, description="Event types to send.", examples=[["mailbox.created"]]
