@@ -1,5 +1,7 @@
 """REST API v1: thin endpoints over the same services the portal uses."""
 
+import logging
+
 from django.conf import settings
 from django.http import Http404
 from ninja import NinjaAPI, Schema
@@ -10,6 +12,8 @@ from ninja.throttling import AuthRateThrottle
 from mailherd.api.auth import TokenAuth
 from mailherd.api.errors import not_found_for_path, plain_validation
 from mailherd.core.errors import MailherdError, NotFound
+
+logger = logging.getLogger(__name__)
 
 
 class TokenRateThrottle(AuthRateThrottle):
@@ -122,6 +126,23 @@ def _http_error(request, exc: HttpError):
     return api.create_response(
         request, {"code": "error", "message": str(exc)}, status=exc.status_code
     )
+
+
+@api.exception_handler(Exception)
+def _server_error(request, exc: Exception):
+    """Anything unforeseen: logged with its traceback, answered in JSON, never an HTML page."""
+    from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
+
+    from mailherd.core.middleware import server_error_response, too_large_response
+
+    if isinstance(exc, RequestDataTooBig):
+        return too_large_response()
+    if isinstance(exc, SuspiciousOperation):
+        return api.create_response(
+            request, {"code": "bad_request", "message": "The request could not be read."}, status=400
+        )
+    logger.exception("Unhandled error in %s %s", request.method, request.path, exc_info=exc)
+    return server_error_response()
 
 
 def _register_routers() -> None:

@@ -120,7 +120,7 @@ class Listing(Args):
     domain: str | None = Field(None, description="Only this domain")
     search: str = Field("", description="Substring of the address or name")
     limit: int = Field(100, ge=1, le=1000, description="At most this many (1-1000)")
-    offset: int = Field(0, ge=0, description="Skip this many")
+    offset: int = Field(0, ge=0, le=10_000_000, description="Skip this many (0-10000000)")
 
 
 class Address(Args):
