@@ -89,6 +89,7 @@ MIDDLEWARE = [
     "allauth.account.middleware.AccountMiddleware",
     "mailherd.operator.middleware.OperatorEnrolmentMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "mailherd.operator.maintenance.HostingSwitchMiddleware",
     "mailherd.api.idempotency.IdempotencyMiddleware",
 ]
 
@@ -106,6 +107,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "mailherd.core.context_processors.branding",
+                "mailherd.operator.maintenance.hosting_context",
             ],
             "builtins": ["mailherd.core.templatetags.display"],
         },

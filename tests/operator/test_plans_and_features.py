@@ -96,8 +96,8 @@ def test_plan_limits_prices_features_visibility_and_order_are_editable(ops_clien
 
 def test_email_hosting_is_on_until_switched_off(ops_client, tenants):
     assert feature_enabled("email_hosting") and feature_enabled("email_hosting", tenants.acme)
-    # when an operator turns it off on the dashboard
-    response = ops_client.post("/operator/switches/email_hosting/")
+    # when an operator turns it off on the dashboard (and confirms)
+    response = ops_client.post("/operator/switches/email_hosting/", {"confirmed": "yes"})
     assert response.status_code == 302
     # then it is off for everyone, at once
     assert not feature_enabled("email_hosting")
@@ -110,17 +110,25 @@ def test_email_hosting_is_on_until_switched_off(ops_client, tenants):
     assert feature_enabled("email_hosting")
 
 
-def test_a_switched_off_feature_answers_like_a_missing_route(ops_client, tenants):
+def test_a_switched_off_feature_answers_maintenance(ops_client, tenants):
+    from mailherd.operator.errors import FeaturePaused
+
+    ops_client.post("/operator/switches/email_hosting/", {"confirmed": "yes"})
+    with pytest.raises(FeaturePaused) as paused:
+        feature_require("email_hosting", tenants.acme)
+    assert paused.value.http_status == 503 and paused.value.code == "maintenance"
+
+
+def test_a_feature_missing_from_the_plan_answers_like_a_missing_route(tenants):
     from mailherd.core.errors import NotFound
 
-    ops_client.post("/operator/switches/email_hosting/")
     with pytest.raises(NotFound) as missing:
-        feature_require("email_hosting", tenants.acme)
+        feature_require("imap_migration", tenants.acme)  # not in Starter
     assert missing.value.http_status == 404 and missing.value.code == "not_found"
 
 
-def test_the_portal_decorator_answers_404_when_a_feature_is_off(rf, tenants):
-    from django.http import Http404, HttpResponse
+def test_the_portal_decorator_answers_maintenance_when_a_feature_is_off(rf, tenants):
+    from django.http import HttpResponse
 
     from mailherd.core.actors import Actor
     from mailherd.operator.selectors import feature_view
@@ -134,8 +142,8 @@ def test_the_portal_decorator_answers_404_when_a_feature_is_off(rf, tenants):
     request.organization = tenants.acme
     assert page(request).status_code == 200
     feature_switch_set(actor=Actor.system(), name="email_hosting", enabled=False)
-    with pytest.raises(Http404):
-        page(request)
+    response = page(request)
+    assert response.status_code == 503 and b"paused for maintenance" in response.content
 
 
 def test_per_plan_features_follow_the_organizations_plan(tenants):

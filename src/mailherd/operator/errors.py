@@ -12,3 +12,13 @@ class FeatureDisabled(NotFound):
     """A switched-off feature answers exactly like a route that does not exist."""
 
     code = "not_found"
+
+
+class FeaturePaused(MailherdError):
+    """The operator switched the feature off for everyone: maintenance, try again later."""
+
+    code = "maintenance"
+    http_status = 503
+    default_message = (
+        "Email hosting is paused for maintenance. Mail is still delivered; try again later."
+    )

@@ -14,7 +14,7 @@ from django.core.cache import cache
 from django.db.models import Count, Sum
 from django.http import Http404
 
-from mailherd.operator.errors import FeatureDisabled
+from mailherd.operator.errors import FeatureDisabled, FeaturePaused
 from mailherd.operator.models import Branding, FeatureSwitch
 from mailherd.plans.models import Feature
 
@@ -88,18 +88,34 @@ def feature_enabled(name: str, organization=None) -> bool:
     return True
 
 
+def feature_switched_off(name: str) -> bool:
+    """True while the operator's global switch for `name` is off (maintenance)."""
+    return not feature_enabled(name)
+
+
 def feature_require(name: str, organization=None) -> None:
-    """Raise FeatureDisabled (code not_found, HTTP 404) unless the feature is enabled: for API/MCP."""
+    """For API/MCP: raise FeaturePaused (HTTP 503, code maintenance) while the global switch is
+    off, FeatureDisabled (code not_found, HTTP 404) when the organization's plan lacks it."""
+    if feature_switched_off(name):
+        raise FeaturePaused()
     if not feature_enabled(name, organization):
         raise FeatureDisabled()
 
 
 def feature_view(name: str):
-    """Decorate a portal view: 404 when the feature is off (after org_view, plan features too)."""
+    """Decorate a portal view: the maintenance page (503) while the global switch is off, 404 when
+    the plan lacks the feature (after org_view)."""
 
     def decorator(view):
         @functools.wraps(view)
         def wrapper(request, *args, **kwargs):
+            if feature_switched_off(name):
+                from mailherd.operator.maintenance import maintenance_response
+
+                organization = getattr(request, "organization", None)
+                return maintenance_response(
+                    request, org_slug=organization.slug if organization else None
+                )
             if not feature_enabled(name, getattr(request, "organization", None)):
                 raise Http404("No such page")
             return view(request, *args, **kwargs)

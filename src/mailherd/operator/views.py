@@ -20,11 +20,37 @@ from mailherd.tenancy.models import Membership, Organization, Role
 CUSTOMER_VIEW_SESSION_KEY = "operator_customer_views"
 
 
+# What turning a switch off does, shown on the confirmation page first.
+SWITCH_OFF_EFFECTS = {
+    "email_hosting": [
+        "Customers: every domain, mailbox, alias and DNS page, the zone file, DNS providers, "
+        "mail-client set-up files (autoconfig, autodiscover, .mobileconfig) and MTA-STS policies "
+        "answer a maintenance page; the REST API and MCP tools for hosting answer "
+        "503 “maintenance”. Hosting links leave the portal's menu.",
+        "Mail: keeps flowing; Mailcow is not changed and mailboxes still sign in.",
+        "Undo: “Turn on” brings every page back at once (other web processes within a minute).",
+    ],
+}
+
+
 @require_POST
 def feature_switch_toggle(request, name):
     current = {row["name"]: row["enabled"] for row in feature_switch_list()}
     if name not in current:
         raise Http404("No such switch")
+    if current[name] and request.POST.get("confirmed") != "yes":
+        from django.template.response import TemplateResponse
+
+        from mailherd.operator.sites import operator_site
+
+        context = {
+            **operator_site.each_context(request),
+            "title": f"Turn {name.replace('_', ' ')} off?",
+            "name": name,
+            "effects": SWITCH_OFF_EFFECTS.get(name, ["The feature is switched off for everyone."]),
+            "note": request.POST.get("note", ""),
+        }
+        return TemplateResponse(request, "operator/switch_confirm.html", context)
     actor = Actor.for_user(request.user, ip=client_ip(request))
     try:
         feature_switch_set(
