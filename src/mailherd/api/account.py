@@ -18,7 +18,7 @@ from mailherd.tenancy.models import Membership, Role
 
 router = Router()
 
-RoleName = Literal["owner", "admin", "billing", "member"]
+RoleName = Literal["owner", "admin", "billing", "member", "mailbox_user"]
 
 
 def acting_membership(request) -> Membership:

@@ -135,6 +135,8 @@ class Mailbox(models.Model):
     # Signs in through Mailherd (Mailcow authsource generic-oidc): no mailbox password,
     # mail apps use app passwords.
     sso = models.BooleanField(default=False)
+    # Protocols switched off for this mailbox (Mailcow's `<protocol>_access` attributes); empty: all on.
+    blocked_protocols = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

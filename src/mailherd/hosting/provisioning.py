@@ -434,6 +434,11 @@ def _sync_mailbox(op, client, server) -> None:
         "name": mailcow_display_name(mailbox),
         "active": _desired_active(mailbox),
     }
+    if mailbox.blocked_protocols or op.payload.get("access"):
+        # The mailbox user's protocol switches (Mailcow's <protocol>_access attributes).
+        from mailherd.webmail.selfservice import desired_access
+
+        desired["access"] = desired_access(mailbox)
     switch = op.payload.get("sso_switch")
     if mailbox.sso or switch == "off":
         # Single sign-on: Mailcow's generic-oidc authsource (no password; app passwords).

@@ -93,7 +93,7 @@ def reconcile_server(*, server: MailServer) -> ReconcileResult:
             if mailbox_key(mailbox.address) in busy or domain_key(mailbox.domain.name) in busy:
                 continue
             remote = remote_mailboxes.get(mailbox.address)
-            problem, spam_settings = None, False
+            problem, spam_settings, access = None, False, False
             if remote is None:
                 problem = "missing"
             elif remote.quota_bytes != mailbox.quota_mb * MIB:
@@ -113,6 +113,9 @@ def reconcile_server(*, server: MailServer) -> ReconcileResult:
             ):
                 problem = "quarantine notice settings differ"
                 spam_settings = True
+            elif _access_differs(remote, mailbox):
+                problem = "protocol access differs"
+                access = True
             if problem:
                 result.repaired.append(f"mailbox {mailbox.address}: {problem}")
                 Mailbox.objects.filter(pk=mailbox.pk).update(sync_status=SyncStatus.PENDING)
@@ -121,7 +124,7 @@ def reconcile_server(*, server: MailServer) -> ReconcileResult:
                     mailbox_key(mailbox.address),
                     mailbox.organization,
                     mailbox.domain.name,
-                    payload={"spam_settings": True} if spam_settings else None,
+                    payload={"spam_settings": True} if spam_settings else ({"access": True} if access else None),
                 )
             else:
                 Mailbox.objects.filter(pk=mailbox.pk).update(
@@ -198,6 +201,15 @@ def _wanted_relayhost(domain, relay_links) -> int | None:
     """The relayhost id the domain should carry (-1: its relay is not on the server yet)."""
     relay = effective_relay(domain)
     return relay_links.get(relay.pk, -1) if relay else None
+
+
+def _access_differs(remote, mailbox) -> bool:
+    """The protocol switches of the mailbox's own page (webmail.selfservice.PROTOCOLS)."""
+    from mailherd.webmail.selfservice import desired_access
+
+    return any(
+        remote.access.get(name, True) != allowed for name, allowed in desired_access(mailbox).items()
+    )
 
 
 def _own_rate_limit(remote):

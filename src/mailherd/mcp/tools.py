@@ -590,3 +590,58 @@ def delete_sync_job(ctx: Context, args: SyncJobId) -> dict:
 
     sync_job_delete(actor=ctx.actor, organization=ctx.organization, job_id=args.id)
     return {"deleted": args.id}
+
+
+# -- the mailbox user's own settings ---------------------------------------------------------
+
+
+class MailboxForwarding(Args):
+    address: str = Field(..., description="The mailbox's email address")
+    targets: list[str] = Field(..., description="Up to five addresses; empty switches forwarding off")
+    keep_copy: bool = Field(True, description="Keep a copy in the mailbox too")
+
+
+class MailboxProtocols(Args):
+    address: str = Field(..., description="The mailbox's email address")
+    imap: bool | None = None
+    pop3: bool | None = None
+    smtp: bool | None = None
+    sieve: bool | None = None
+    sogo: bool | None = Field(None, description="Webmail")
+
+
+class MailboxSpamLevel(Args):
+    address: str = Field(..., description="The mailbox's email address")
+    level: str = Field(..., description='"strict", "default" or "relaxed"')
+
+
+@tool("set_mailbox_forwarding", "Forward a mailbox's mail to other addresses, keeping a copy or not; "
+      "an empty list stops forwarding.", MailboxForwarding, idempotent=True)
+def set_mailbox_forwarding(ctx: Context, args: MailboxForwarding) -> dict:
+    from mailherd.webmail import selfservice
+
+    row = selfservice.forwarding_set(actor=ctx.actor, organization=ctx.organization,
+                                     address=args.address, targets=args.targets, keep_copy=args.keep_copy)
+    return {"address": args.address, "targets": row.targets, "keep_copy": row.keep_copy}
+
+
+@tool("set_mailbox_protocols", "Switch a mailbox's IMAP, POP3, SMTP, Sieve or webmail access on (true) "
+      "or off (false); protocols left out keep their setting.", MailboxProtocols, idempotent=True)
+def set_mailbox_protocols(ctx: Context, args: MailboxProtocols) -> dict:
+    from mailherd.webmail import selfservice
+
+    wanted = args.model_dump(exclude_none=True, exclude={"address"})
+    mailbox = selfservice.mailbox_protocols_set(actor=ctx.actor, organization=ctx.organization,
+                                                address=args.address, protocols=wanted)
+    return {"address": mailbox.address, "protocols": selfservice.mailbox_protocols(mailbox)}
+
+
+@tool("set_mailbox_spam_level", "Set how readily a mailbox's mail counts as spam: strict, default or "
+      "relaxed.", MailboxSpamLevel, idempotent=True)
+def set_mailbox_spam_level(ctx: Context, args: MailboxSpamLevel) -> dict:
+    from mailherd.webmail import selfservice
+
+    mailbox = selfservice.mailbox_spam_level_set(actor=ctx.actor, organization=ctx.organization,
+                                                 address=args.address, level=args.level)
+    return {"address": mailbox.address, "level": selfservice.spam_level_of(mailbox),
+            "low": mailbox.spam_low, "high": mailbox.spam_high}

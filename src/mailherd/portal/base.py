@@ -4,12 +4,16 @@ import functools
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.http import Http404
+from django.shortcuts import redirect
 
 from mailherd.core.actors import Actor, client_ip
 from mailherd.core.errors import MailherdError
 from mailherd.tenancy.selectors import membership_get, organization_list_for_user
 
 LAST_ORG_SESSION_KEY = "last_organization"
+# The only organization pages a mailbox user (tenancy Role.MAILBOX_USER) reaches: their own mailboxes.
+MAILBOX_USER_VIEWS = {"webmail:my_mailboxes", "webmail:mailbox_self"}
 
 
 def org_view(view):
@@ -26,6 +30,12 @@ def org_view(view):
         request.organization = membership.organization
         request.actor = Actor.for_user(request.user, ip=client_ip(request))
         request.session[LAST_ORG_SESSION_KEY] = org_slug
+        if membership.role == "mailbox_user":
+            name = getattr(request.resolver_match, "view_name", "")
+            if name == "portal:dashboard":
+                return redirect("webmail:my_mailboxes", org_slug=org_slug)
+            if name not in MAILBOX_USER_VIEWS:
+                raise Http404("No such page")
         return view(request, *args, **kwargs)
 
     return wrapper

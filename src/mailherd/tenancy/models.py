@@ -101,6 +101,8 @@ class Role(models.TextChoices):
     ADMIN = "admin", "Admin"
     BILLING = "billing", "Billing"
     MEMBER = "member", "Member"
+    # Sees only the mailboxes assigned to them (their own page: settings, app passwords, webmail).
+    MAILBOX_USER = "mailbox_user", "Mailbox user"
 
 
 class Membership(models.Model):

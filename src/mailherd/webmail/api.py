@@ -1,6 +1,7 @@
 """REST API for mail sign-in: the organization's mode (mailbox users and sso are on PATCH /mailboxes)."""
 
 from ninja import Field, Router, Schema, Status
+from pydantic import ConfigDict
 
 from mailherd.core.errors import NotFound
 from mailherd.hosting.api import ErrorOut
@@ -166,3 +167,122 @@ def mailcow_admin_link(request):
     return {
         "url": services.mailcow_admin_open(actor=request.actor, organization=request.organization)
     }
+
+
+# -- the mailbox user's own settings: forwarding, protocols, spam filter level ----------------
+
+
+def _mailbox_or_404(request, address):
+    from mailherd.hosting.selectors import mailbox_get
+
+    mailbox = mailbox_get(organization=request.organization, address=address)
+    if mailbox is None:
+        raise NotFound("No such mailbox.")
+    return mailbox
+
+
+class ForwardingIo(Schema):
+    targets: list[str] = Field(
+        default_factory=list, description="Up to five addresses; empty switches forwarding off"
+    )
+    keep_copy: bool = Field(True, description="Keep a copy in this mailbox too")
+
+
+def _forwarding_out(row) -> dict:
+    return {"targets": list(row.targets), "keep_copy": row.keep_copy}
+
+
+@router.get("/mailboxes/{address}/forwarding", response={200: ForwardingIo, 404: ErrorOut})
+def forwarding_get(request, address: str):
+    from mailherd.webmail import selfservice
+
+    return _forwarding_out(selfservice.forwarding_get(_mailbox_or_404(request, address)))
+
+
+@router.put(
+    "/mailboxes/{address}/forwarding",
+    response={200: ForwardingIo, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
+)
+def forwarding_put(request, address: str, body: ForwardingIo):
+    from mailherd.webmail import selfservice
+
+    row = selfservice.forwarding_set(
+        actor=request.actor,
+        organization=request.organization,
+        address=address,
+        targets=body.targets,
+        keep_copy=body.keep_copy,
+    )
+    return _forwarding_out(row)
+
+
+class ProtocolsIo(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    imap: bool | None = None
+    pop3: bool | None = None
+    smtp: bool | None = None
+    sieve: bool | None = None
+    sogo: bool | None = Field(None, description="Webmail")
+
+
+@router.get("/mailboxes/{address}/protocols", response={200: ProtocolsIo, 404: ErrorOut})
+def protocols_get(request, address: str):
+    from mailherd.webmail import selfservice
+
+    return selfservice.mailbox_protocols(_mailbox_or_404(request, address))
+
+
+@router.put(
+    "/mailboxes/{address}/protocols",
+    response={200: ProtocolsIo, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
+)
+def protocols_put(request, address: str, body: ProtocolsIo):
+    """Switch protocols on (true) or off (false); those left out keep their setting."""
+    from mailherd.webmail import selfservice
+
+    mailbox = selfservice.mailbox_protocols_set(
+        actor=request.actor,
+        organization=request.organization,
+        address=address,
+        protocols=body.model_dump(exclude_none=True),
+    )
+    return selfservice.mailbox_protocols(mailbox)
+
+
+class SpamFilterIn(Schema):
+    level: str = Field(..., description='"strict", "default" or "relaxed"')
+
+
+class SpamFilterOut(Schema):
+    level: str = Field(..., description='"strict", "default", "relaxed" or "custom"')
+    low: float | None = Field(None, description="Score from which mail goes to Junk")
+    high: float | None = Field(None, description="Score from which mail is refused")
+
+
+def _spam_out(mailbox) -> dict:
+    from mailherd.webmail import selfservice
+
+    return {
+        "level": selfservice.spam_level_of(mailbox),
+        "low": mailbox.spam_low,
+        "high": mailbox.spam_high,
+    }
+
+
+@router.get("/mailboxes/{address}/spam-filter", response={200: SpamFilterOut, 404: ErrorOut})
+def spam_filter_get(request, address: str):
+    return _spam_out(_mailbox_or_404(request, address))
+
+
+@router.put(
+    "/mailboxes/{address}/spam-filter",
+    response={200: SpamFilterOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
+)
+def spam_filter_put(request, address: str, body: SpamFilterIn):
+    from mailherd.webmail import selfservice
+
+    mailbox = selfservice.mailbox_spam_level_set(
+        actor=request.actor, organization=request.organization, address=address, level=body.level
+    )
+    return _spam_out(mailbox)

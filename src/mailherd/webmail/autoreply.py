@@ -1,9 +1,10 @@
-"""Out-of-office replies: a Sieve vacation script (generated with sievelib) through the outbox.
+"""The mailbox's own Sieve script (generated with sievelib) through the outbox: the
+out-of-office reply and forwarding (`mailherd.webmail.selfservice`).
 
-Mailcow keeps Sieve scripts per mailbox (`add/filter`). Mailherd's out-of-office
-script is a `postfilter` described AUTOREPLY_DESCRIPTION; the rules app
-writes its own filters under its own description, so the two never replace
-each other (see docs/webmail.md).
+Mailcow keeps Sieve scripts per mailbox (`add/filter`) and only one active script per
+mailbox and type (an active add deactivates the others: read from source), so both live in
+one `postfilter` described AUTOREPLY_DESCRIPTION; the rules app writes its own filters under
+its own description, so the two never replace each other (see docs/webmail.md).
 """
 
 import datetime
@@ -20,7 +21,9 @@ from mailherd.hosting.services.mailboxes import mailbox_key
 from mailherd.hosting.services.outbox import enqueue
 from mailherd.webmail.models import AutoReply
 
-AUTOREPLY_DESCRIPTION = "mailherd: out-of-office"
+AUTOREPLY_DESCRIPTION = "mailherd: mailbox settings"
+# Earlier scripts of ours (out-of-office only), replaced on the next change.
+OWN_DESCRIPTIONS = (AUTOREPLY_DESCRIPTION, "mailherd: out-of-office")
 AUTOREPLY_FILTER_TYPE = "postfilter"
 MAX_MESSAGE = 4000
 
@@ -92,8 +95,26 @@ def autoreply_set(
     return reply
 
 
-def vacation_script(reply: AutoReply) -> str:
-    """The Sieve script: a vacation action, limited to the dates when given (RFC 5230, 5260)."""
+def vacation_script(reply: AutoReply | None, forwarding=None) -> str:
+    """The Sieve script: a vacation action, limited to the dates when given (RFC 5230, 5260),
+    then one `redirect` per forwarding target (`:copy` keeps the message here too, RFC 3894)."""
+    filters = FiltersSet(AUTOREPLY_DESCRIPTION)
+    if reply is not None and reply.enabled:
+        _add_vacation(filters, reply)
+    if forwarding is not None and forwarding.targets:
+        copy = [":copy"] if forwarding.keep_copy else []
+        filters.addfilter(
+            "forwarding",
+            [("true",)],
+            [("redirect", *copy, target) for target in forwarding.targets],
+            matchtype="allof",
+        )
+    out = io.StringIO()
+    filters.tosieve(out)
+    return out.getvalue()
+
+
+def _add_vacation(filters, reply) -> None:
     conditions = []
     if reply.starts_on:
         conditions.append(("currentdate", ":value", "ge", "date", reply.starts_on.isoformat()))
@@ -103,13 +124,9 @@ def vacation_script(reply: AutoReply) -> str:
     if reply.subject:
         action += [":subject", reply.subject]
     action.append(reply.message.replace("\r\n", "\n"))
-    filters = FiltersSet(AUTOREPLY_DESCRIPTION)
     filters.addfilter(
         "out-of-office", conditions or [("true",)], [tuple(action)], matchtype="allof"
     )
-    out = io.StringIO()
-    filters.tosieve(out)
-    return out.getvalue()
 
 
 def _apply(op, client, server) -> None:
@@ -119,15 +136,17 @@ def _apply(op, client, server) -> None:
     mailbox = Mailbox.objects.filter(address=address).first()
     if mailbox is None:
         return
-    reply = autoreply_get(mailbox)
+    from mailherd.webmail.selfservice import forwarding_get
+
+    reply, forwarding = autoreply_get(mailbox), forwarding_get(mailbox)
     # Replace only our own script; the rules app's filters are described differently.
     for old in client.list_sieve_filters(address):
-        if old.description == AUTOREPLY_DESCRIPTION:
+        if old.description in OWN_DESCRIPTIONS:
             client.delete_sieve_filter(old.id)
-    if reply.enabled:
+    if reply.enabled or forwarding.targets:
         client.add_sieve_filter(
             address,
-            script=vacation_script(reply),
+            script=vacation_script(reply, forwarding),
             description=AUTOREPLY_DESCRIPTION,
             filter_type=AUTOREPLY_FILTER_TYPE,
             active=True,

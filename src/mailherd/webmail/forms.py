@@ -65,3 +65,37 @@ class AutoReplyForm(forms.Form):
     ends_on = forms.DateField(
         label="Until", required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
+
+
+class ForwardingForm(forms.Form):
+    targets = forms.CharField(
+        label="Forward to",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="One address per line, up to five. Leave empty to stop forwarding.",
+    )
+    keep_copy = forms.BooleanField(
+        label="Keep a copy in this mailbox", required=False, initial=True
+    )
+
+
+class ProtocolsForm(forms.Form):
+    def __init__(self, *args, **kwargs):
+        from mailherd.webmail.selfservice import PROTOCOLS
+
+        super().__init__(*args, **kwargs)
+        for name, label in PROTOCOLS.items():
+            self.fields[name] = forms.BooleanField(label=label, required=False)
+
+
+class SpamLevelForm(forms.Form):
+    level = forms.ChoiceField(label="Spam filter", widget=forms.RadioSelect)
+
+    def __init__(self, *args, custom: str = "", **kwargs):
+        from mailherd.webmail.selfservice import SPAM_LEVEL_NAMES
+
+        super().__init__(*args, **kwargs)
+        choices = list(SPAM_LEVEL_NAMES.items())
+        if custom:
+            choices.append(("custom", custom))
+        self.fields["level"].choices = choices

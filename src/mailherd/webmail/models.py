@@ -172,3 +172,22 @@ class AutoReply(models.Model):
 
     def __str__(self) -> str:
         return f"Out-of-office of {self.mailbox}"
+
+
+class Forwarding(models.Model):
+    """A mailbox's forwarding: `redirect` (with `:copy` when a copy stays) in the same Sieve script as
+    the out-of-office reply (Mailcow keeps one active postfilter per mailbox)."""
+
+    mailbox = models.OneToOneField(
+        "hosting.Mailbox", on_delete=models.CASCADE, related_name="forwarding"
+    )
+    targets = models.JSONField(default=list, blank=True)
+    keep_copy = models.BooleanField(default=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"Forwarding of {self.mailbox}"
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.targets)

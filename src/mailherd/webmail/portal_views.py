@@ -158,9 +158,13 @@ def mailbox_self(request, address):
             "ends_on": reply.ends_on,
         },
     )
+    own = _own_settings_forms(request, mailbox)
     if request.method == "POST":
         action = request.POST.get("form")
-        if action == "app_password" and create_form.is_valid():
+        if action in own["handlers"]:
+            if own["handlers"][action]():
+                return page
+        elif action == "app_password" and create_form.is_valid():
             result = run_service(
                 request,
                 create_form,
@@ -244,8 +248,101 @@ def mailbox_self(request, address):
         new_app_password=request.session.pop("shown_once_app_password", None),
         webmail=mailbox_card_context(request, mailbox),
         nav="my_mailboxes",
+        **own["context"],
     )
     return render(request, "webmail/mailbox_self.html", context)
+
+
+def _own_settings_forms(request, mailbox) -> dict:
+    """Forwarding, protocol access and spam filter level: forms and their POST handlers."""
+    from mailherd.webmail import selfservice
+    from mailherd.webmail.forms import ForwardingForm, ProtocolsForm, SpamLevelForm
+
+    posted = request.POST.get("form") if request.method == "POST" else None
+    forwarding = selfservice.forwarding_get(mailbox)
+    forward_form = ForwardingForm(
+        request.POST if posted == "forwarding" else None,
+        initial={"targets": "\n".join(forwarding.targets), "keep_copy": forwarding.keep_copy},
+    )
+    protocols_form = ProtocolsForm(
+        request.POST if posted == "protocols" else None,
+        initial=selfservice.mailbox_protocols(mailbox),
+    )
+    level = selfservice.spam_level_of(mailbox)
+    custom = (
+        f"Custom: Junk from score {mailbox.spam_low:g}, refused from {mailbox.spam_high:g}"
+        if level == "custom"
+        else ""
+    )
+    spam_form = SpamLevelForm(
+        request.POST if posted == "spam_level" else None, initial={"level": level}, custom=custom
+    )
+    common = {"actor": request.actor, "organization": request.organization, "address": mailbox.address}
+
+    def save_forwarding():
+        if not forward_form.is_valid():
+            return False
+        done = run_service(
+            request,
+            forward_form,
+            lambda: selfservice.forwarding_set(
+                targets=forward_form.cleaned_data["targets"],
+                keep_copy=forward_form.cleaned_data["keep_copy"],
+                **common,
+            ),
+        )
+        if done:
+            messages.success(
+                request,
+                f"Forwarding to {', '.join(done.targets)} saved."
+                if done.targets
+                else "Forwarding off.",
+            )
+        return bool(done)
+
+    def save_protocols():
+        if not protocols_form.is_valid():
+            return False
+        done = run_service(
+            request,
+            protocols_form,
+            lambda: selfservice.mailbox_protocols_set(
+                protocols=protocols_form.cleaned_data, **common
+            ),
+        )
+        if done:
+            messages.success(request, "Access saved. The mail server applies it in a moment.")
+        return bool(done)
+
+    def save_spam_level():
+        if not spam_form.is_valid():
+            return False
+        if spam_form.cleaned_data["level"] == "custom":
+            return True  # unchanged
+        done = run_service(
+            request,
+            spam_form,
+            lambda: selfservice.mailbox_spam_level_set(
+                level=spam_form.cleaned_data["level"], **common
+            ),
+        )
+        if done:
+            messages.success(request, "Spam filter saved.")
+        return bool(done)
+
+    return {
+        "handlers": {
+            "forwarding": save_forwarding,
+            "protocols": save_protocols,
+            "spam_level": save_spam_level,
+        },
+        "context": {
+            "forward_form": forward_form,
+            "forwarding": forwarding,
+            "protocols_form": protocols_form,
+            "spam_form": spam_form,
+        },
+    }
 
 
 @org_view

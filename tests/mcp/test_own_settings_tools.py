@@ -1,0 +1,34 @@
+"""MCP tools for a mailbox's own settings, over the same services as the REST API."""
+
+import pytest
+
+from mailherd.core.actors import Actor
+from mailherd.hosting import services
+from mailherd.hosting.provisioning import outbox_drain
+from mailherd.mailcow.client import Protocol
+from mailherd.mailcow.services import client_for
+from tests.hosting.conftest import verified_domain
+from tests.mcp.test_tools import ok, refused
+
+pytestmark = pytest.mark.django_db(transaction=True)  # the MCP service reads from its own thread
+
+
+def test_forwarding_protocols_and_spam_level_tools(acme_mcp, globex_mcp, tenants, mail_server):
+    verified_domain(tenants.acme, "acme.test")
+    services.mailbox_create(actor=Actor.system(), organization=tenants.acme, address="jane@acme.test")
+    out = ok(acme_mcp.call("set_mailbox_forwarding", address="jane@acme.test",
+                           targets=["ops@acme.test"], keep_copy=False))
+    assert out["targets"] == ["ops@acme.test"] and out["keep_copy"] is False
+    out = ok(acme_mcp.call("set_mailbox_protocols", address="jane@acme.test", pop3=False))
+    assert out["protocols"]["pop3"] is False and out["protocols"]["imap"] is True
+    out = ok(acme_mcp.call("set_mailbox_spam_level", address="jane@acme.test", level="strict"))
+    assert (out["level"], out["low"], out["high"]) == ("strict", 5.0, 10.0)
+    refused(acme_mcp.call("set_mailbox_spam_level", address="jane@acme.test", level="loud"), "invalid")
+    # Another organization's agent does not find the mailbox.
+    refused(globex_mcp.call("set_mailbox_protocols", address="jane@acme.test", imap=False), "not_found")
+    outbox_drain()
+    with client_for(mail_server) as mailcow:
+        assert mailcow.get_mailbox("jane@acme.test").access[Protocol.POP3] is False
+        assert mailcow.get_spam_score("jane@acme.test") == (5.0, 10.0)
+        [script] = mailcow.list_sieve_filters("jane@acme.test")
+        assert 'redirect "ops@acme.test";' in script.script
