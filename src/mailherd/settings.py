@@ -261,6 +261,7 @@ OAUTH2_PROVIDER = {
         "profile": "Your name",
         "email": "Your email address",
         "introspection": "Check tokens issued by this server",
+        "mcp": "Manage your organization's mail through an AI agent",
     },
     "DEFAULT_SCOPES": ["openid"],
     "AUTHORIZATION_CODE_EXPIRE_SECONDS": 60,
@@ -276,7 +277,21 @@ OAUTH2_PROVIDER = {
     "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
     "REFRESH_TOKEN_GRACE_PERIOD_SECONDS": 0,
     "ALLOWED_REDIRECT_URI_SCHEMES": ["https", "http"],
+    # AI agents register themselves (RFC 7591) as public clients with PKCE (mailherd.mcp.oauth).
+    "DCR_ENABLED": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,  # S256 only
+    "DCR_REGISTRATION_PERMISSION_CLASSES": ("oauth2_provider.dcr.AllowAllDCRPermission",),
+    "OAUTH2_RESPONSE_TYPES_SUPPORTED": ["code"],
+    "OAUTH2_GRANT_TYPES_SUPPORTED": ["authorization_code", "refresh_token"],
+    "OAUTH2_TOKEN_ENDPOINT_AUTH_METHODS_SUPPORTED": [
+        "none",
+        "client_secret_basic",
+        "client_secret_post",
+    ],
 }
+MAILHERD_AGENT_REGISTRATIONS_PER_HOUR = env_int(
+    "MAILHERD_AGENT_REGISTRATIONS_PER_HOUR", 20, minimum=1
+)
 # DOT's models, named explicitly because other apps' migrations point at them.
 OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
 OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL = "oauth2_provider.AccessToken"

@@ -34,6 +34,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from mailherd.core.errors import MailherdError
+from mailherd.mcp.oauth import issuer_url
 from mailherd.mcp.tools import TOOLS, Context, Tool
 
 logger = logging.getLogger(__name__)
@@ -48,29 +49,38 @@ CONFIRM_FIELD = "confirm"
 
 
 def _verify_sync(raw: str) -> AccessToken | None:
+    """An API token (`mh_…`), or an agent's OAuth access token standing for its grant's API token."""
     from mailherd.api.services import api_token_authenticate
+    from mailherd.mcp.oauth import api_token_for_access_token
 
     close_old_connections()
+    expires_at = None
     try:
         token = api_token_authenticate(raw)
+        if token is None:
+            found = api_token_for_access_token(raw)
+            if found is None:
+                return None
+            token, oauth_access = found
+            expires_at = int(oauth_access.expires.timestamp())
+        elif token.expires_at:
+            expires_at = int(token.expires_at.timestamp())
     except MailherdError:  # expired
         return None
     finally:
         close_old_connections()
-    if token is None:
-        return None
     return AccessToken(
         token=raw,
         client_id=f"api-token:{token.pk}",
         scopes=list(token.scopes or []),
-        expires_at=int(token.expires_at.timestamp()) if token.expires_at else None,
+        expires_at=expires_at,
         subject=f"org:{token.organization_id}",
         claims={"api_token_id": token.pk},
     )
 
 
 class MailherdTokenVerifier:
-    """Bearer tokens: Mailherd API tokens (`mh_…`), the same as the REST API's."""
+    """Bearer tokens: API tokens (`mh_…`, the same as the REST API's) and agents' OAuth tokens."""
 
     async def verify_token(self, token: str) -> AccessToken | None:
         return await anyio.to_thread.run_sync(_verify_sync, token)
@@ -370,7 +380,7 @@ def build_app(*, path: str = "/mcp") -> Starlette:
     sse = StreamableHTTPSessionManager(app=server, json_response=False, security_settings=security)
     plain = StreamableHTTPSessionManager(app=server, json_response=True, security_settings=security)
     resource_url = AnyHttpUrl(f"{settings.SITE_URL}{path}")
-    issuer = AnyHttpUrl(settings.SITE_URL)
+    issuer = AnyHttpUrl(issuer_url())
     endpoint = RequireAuthMiddleware(
         _Guard(_Router(sse, plain)), [], build_resource_metadata_url(resource_url)
     )

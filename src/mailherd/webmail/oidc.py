@@ -35,6 +35,7 @@ from oauth2_provider.models import (
 from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauth2_provider.views import AuthorizationView, IntrospectTokenView, TokenView, UserInfoView
 
+from mailherd.mcp import oauth as agents
 from mailherd.webmail import selectors
 from mailherd.webmail.models import BoundAccessToken, MailboxGrant, RefreshReplay
 
@@ -63,7 +64,11 @@ class MailherdOAuth2Validator(OAuth2Validator):
         hashed = checksum(code["code"])
         grant = super()._create_authorization_code(request, {**code, "code": hashed}, expires)
         mailbox_id = getattr(request, "mailherd_mailbox_id", None)
-        if mailbox_id is not None:
+        if getattr(request, "mailherd_agent", None) is not None:
+            agents.agent_grant_create(request=request, code_checksum=hashed)
+        elif agents.is_agent_application(request.client):
+            raise ValueError("an agent's code needs an approved organization")  # the view sets it
+        elif mailbox_id is not None:
             MailboxGrant.objects.create(
                 user=request.user,
                 mailbox_id=mailbox_id,
@@ -78,6 +83,12 @@ class MailherdOAuth2Validator(OAuth2Validator):
         hashed = checksum(code)
         if not super().validate_code(client_id, hashed, client, request, *args, **kwargs):
             return False
+        if agents.is_agent_application(client):
+            agent_grant = agents.grant_for_code(hashed)
+            if agent_grant is None or agents.grant_refusal(agent_grant):
+                return False
+            request.agent_grant = agents.agent_grant_redeem(agent_grant)
+            return True
         if not self._is_webmail(client):
             return True
         grant = (
@@ -123,6 +134,9 @@ class MailherdOAuth2Validator(OAuth2Validator):
         grant = getattr(request, "mailbox_grant", None)
         if grant is not None:
             BoundAccessToken.objects.create(access_token=access_token, grant=grant)
+        agent_grant = getattr(request, "agent_grant", None)
+        if agent_grant is not None:
+            agents.agent_access_token_bind(access_token=access_token, grant=agent_grant)
         return access_token
 
     def _create_refresh_token(
@@ -131,6 +145,9 @@ class MailherdOAuth2Validator(OAuth2Validator):
         refresh_token = super()._create_refresh_token(
             request, refresh_token_code, access_token, previous_refresh_token
         )
+        agent_grant = getattr(request, "agent_grant", None)
+        if agent_grant is not None:
+            agents.agent_token_family_set(grant=agent_grant, token_family=refresh_token.token_family)
         grant = getattr(request, "mailbox_grant", None)
         if grant is not None and grant.token_family != refresh_token.token_family:
             MailboxGrant.objects.filter(pk=grant.pk).update(token_family=refresh_token.token_family)
@@ -140,6 +157,12 @@ class MailherdOAuth2Validator(OAuth2Validator):
     def validate_refresh_token(self, refresh_token, client, request, *args, **kwargs):
         if not super().validate_refresh_token(refresh_token, client, request, *args, **kwargs):
             return False
+        if agents.is_agent_application(client):
+            agent_grant = agents.grant_for_refresh_token(request.refresh_token_instance)
+            if agent_grant is None or agents.grant_refusal(agent_grant):
+                return False
+            request.agent_grant = agent_grant
+            return True
         if not self._is_webmail(client):
             return True
         grant = selectors.grant_for_refresh_token(request.refresh_token_instance)
@@ -209,9 +232,40 @@ def refused(request, code: str, message: str, status: int = 403):
 
 
 class MailboxAuthorizationView(AuthorizationView):
-    """/o/authorize/: for a webmail client, answer at once for the chosen mailbox or refuse."""
+    """/o/authorize/: for a webmail client, answer at once for the chosen mailbox or refuse; an
+    agent (MCP) gets a consent page where the member picks the organization and access level."""
 
     mailherd_mailbox = None
+    mailherd_agent = None
+
+    def _client_id(self) -> str:
+        return self.request.GET.get("client_id") or self.request.POST.get("client_id") or ""
+
+    def _is_agent(self) -> bool:
+        return agents.is_agent_client_id(self._client_id())
+
+    def get_form_class(self):
+        if self._is_agent():
+            from mailherd.mcp.forms import AgentAllowForm
+
+            return AgentAllowForm
+        return super().get_form_class()
+
+    def get_form_kwargs(self):
+        kwargs = super().get_form_kwargs()
+        if self._is_agent():
+            kwargs["memberships"] = agents.eligible_memberships(self.request.user)
+        return kwargs
+
+    def get_template_names(self):
+        if self._is_agent():
+            return ["mcp/authorize.html"]
+        return super().get_template_names()
+
+    def form_valid(self, form):
+        if self._is_agent() and form.cleaned_data.get("allow"):
+            self.mailherd_agent = form.agent_choice()
+        return super().form_valid(form)
 
     def _webmail_check(self, request):
         sso_client = selectors.sso_client_for_application(
@@ -233,6 +287,12 @@ class MailboxAuthorizationView(AuthorizationView):
         return None
 
     def get(self, request, *args, **kwargs):
+        if (
+            request.user.is_authenticated
+            and self._is_agent()
+            and not agents.eligible_memberships(request.user)
+        ):
+            return render(request, "mcp/refused.html", status=403)
         return self._webmail_check(request) or super().get(request, *args, **kwargs)
 
     def post(self, request, *args, **kwargs):
@@ -243,6 +303,8 @@ class MailboxAuthorizationView(AuthorizationView):
     def create_authorization_response(self, request, scopes, credentials, allow):
         if self.mailherd_mailbox is not None:
             credentials = {**credentials, "mailherd_mailbox_id": self.mailherd_mailbox.pk}
+        if self.mailherd_agent is not None:
+            credentials = {**credentials, "mailherd_agent": self.mailherd_agent}
         return super().create_authorization_response(request, scopes, credentials, allow)
 
 
