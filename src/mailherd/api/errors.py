@@ -22,6 +22,9 @@ _NOUNS = {
     "invitations": "invitation",
     "tokens": "API token",
     "invoices": "invoice",
+    "rules": "rule",
+    "tasks": "task",
+    "notes": "note",
 }
 
 

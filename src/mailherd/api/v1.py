@@ -160,6 +160,9 @@ def _register_routers() -> None:
     from mailherd.hosting.api_depth import router as depth_router
 
     api.add_router("", depth_router)
+    from mailherd.rules.api import router as rules_router
+
+    api.add_router("", rules_router)
 
 
 _register_routers()

@@ -41,6 +41,14 @@ class Plan(models.Model):
         default=0, help_text="Messages a domain may send per frame; 0 = no limit"
     )
     domain_rate_frame = models.CharField(max_length=1, choices=RATE_FRAMES, default="h")
+    # Mail rules (feature `mail_rules`): how many, and how much of a message's attachments a
+    # task or note keeps.
+    max_mail_rules = models.PositiveIntegerField(
+        default=50, help_text="Mail rules per organization (mailbox and domain rules together)"
+    )
+    max_rule_attachment_mb = models.PositiveIntegerField(
+        default=10, help_text="Attachments a task or note keeps per message, MiB; 0 = none"
+    )
     is_public = models.BooleanField(default=True, help_text="Shown on the landing page and sign-up")
     is_retired = models.BooleanField(
         default=False, help_text="Kept for existing customers, not sold"

@@ -223,6 +223,9 @@ def _create_locked(actor: Actor, organization, outcomes: list[MailboxOutcome], *
             ("mailbox.created", mailbox_data(o.mailbox), mailbox_key(o.mailbox.address))
             for o in accepted
         ])
+        from mailherd.rules.services import rules_mailboxes_created
+
+        rules_mailboxes_created([o.mailbox for o in accepted])  # a domain's rules reach them too
 
 
 def _signs_in_with_sso(organization) -> bool:

@@ -26,10 +26,6 @@ if TYPE_CHECKING:
 
 Entry = dict[str, Any]
 SSO_TOKEN_LIFETIME = 30.0  # seconds (Mailcow's openapi.yaml)
-SIEVE_COMMANDS = {
-    "require", "if", "elsif", "else", "fileinto", "redirect", "discard", "keep", "stop",
-    "reject", "vacation", "addflag", "setflag", "removeflag", "set", "notify", "}", "{",
-}  # fmt: skip
 
 
 def _entry(type_: str, log: list[Any], msg: Any) -> Entry:
@@ -48,29 +44,37 @@ def ssha256(password: str) -> str:
 
 
 def sieve_error(script: str) -> str | None:
-    """Return "line N: ..." for the first unknown command, or None if plausible.
+    """Return "line N: ..." as Mailcow's PHP Sieve parser words its refusal, or None if valid.
 
-    A small stand-in for Mailcow's PHP Sieve parser: enough to tell a real
-    script from garbage, as the recorded ``sieve_error`` case needs.
+    Mailcow parses every script it is given (``Sieve\\SieveParser``, read from source) and
+    answers ``["sieve_error", "line 1: unknown command this"]``. The simulator parses with
+    sievelib, which knows the same commands and extensions and, like Mailcow's parser, only
+    knows an extension's commands after ``require``; its messages are reworded to Mailcow's.
     """
-    depth = 0
-    # Quoted strings may span lines (RFC 5228 §2.4.2): blank them out, keeping the line count.
-    script = re.sub(
-        r'"(?:[^"\\]|\\.)*"',
-        lambda m: '"' + "\n" * m.group(0).count("\n") + '"',
-        script.replace("\r\n", "\n"),
-    )
-    for number, raw in enumerate(script.split("\n"), start=1):
-        line = raw.split("#", 1)[0].strip()
-        if not line:
-            continue
-        depth += line.count("{") - line.count("}")
-        word = re.split(r"[\s;:(\[\"]", line.lstrip("}").strip() or "}", maxsplit=1)[0]
-        if word and word not in SIEVE_COMMANDS and not line.startswith(("}", '"', "]", ",")):
-            return f"line {number}: unknown command {word}"
-        if depth < 0:
-            return f"line {number}: unexpected }}"
-    return "line 1: unbalanced braces" if depth else None
+    from sievelib.parser import Parser
+
+    parser = Parser()
+    try:
+        if parser.parse(script):
+            return None
+        error = str(parser.error or "line 1: parse error")
+    except Exception as exc:  # noqa: BLE001 - a parser crash is a refusal too
+        return f"line 1: {exc}"
+    error = re.sub(r"unknown command '([^']*)'", r"unknown command \1", error)
+    # Mailcow's registry only knows an extension's commands once it is required.
+    match = re.match(r"(line \d+): extension '([^']*)' not loaded", error)
+    if match:
+        words = re.findall(r"[A-Za-z_][\w.-]*", _line(script, match.group(1)).lstrip("}"))
+        command = next((w for w in words if w not in ("if", "elsif", "else")), "")
+        if command:
+            return f"{match.group(1)}: unknown command {command}"
+    return error
+
+
+def _line(script: str, label: str) -> str:
+    number = int(label.split()[1])
+    lines = script.replace("\r\n", "\n").split("\n")
+    return lines[number - 1].strip() if 0 < number <= len(lines) else ""
 
 
 @dataclass
