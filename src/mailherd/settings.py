@@ -244,6 +244,10 @@ if _SCHEME_HEADER:
 MAILHERD_MCP_URL = env_str("MAILHERD_MCP_URL", "http://127.0.0.1:8001")
 MAILHERD_ALLOW_PRIVATE_TARGETS = env_bool("MAILHERD_ALLOW_PRIVATE_TARGETS", False)
 MAILHERD_ALLOWED_TARGETS = env_list("MAILHERD_ALLOWED_TARGETS")  # CIDRs and host names
+# Cloudflare's API (automatic DNS set-up); tests point it at a local stand-in.
+MAILHERD_CLOUDFLARE_API_URL = env_str(
+    "MAILHERD_CLOUDFLARE_API_URL", "https://api.cloudflare.com/client/v4"
+)
 # bcrypt cost of mailbox passwords ({BLF-CRYPT}); 10 is Mailcow's default. Tests lower it.
 MAILHERD_BCRYPT_COST = env_int("MAILHERD_BCRYPT_COST", 10, minimum=4)
 

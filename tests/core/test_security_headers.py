@@ -40,6 +40,8 @@ def test_guessing_one_account_from_one_address_is_throttled(db):
 
 
 def test_pages_carry_a_csp_with_a_nonce_on_inline_scripts(client, tenants):
+    tenants.acme.plan.features = [*tenants.acme.plan.features, "dns_autosetup"]
+    tenants.acme.plan.save()  # the DNS providers page has an inline script
     client.force_login(tenants.alice)
     response = client.get(f"/o/{tenants.acme.slug}/dns-providers/")
     policy = response["Content-Security-Policy"]

@@ -181,7 +181,7 @@ class DnsRegression(models.Model):
 
 
 class DnsProviderAccount(models.Model):
-    """Credentials for a customer's DNS provider, used through dns-lexicon. Encrypted at rest."""
+    """Credentials for a customer's DNS provider (mailherd.dns.providers). Encrypted at rest."""
 
     class Provider(models.TextChoices):
         POWERDNS = "powerdns", "PowerDNS (HTTP API)"
@@ -196,7 +196,7 @@ class DnsProviderAccount(models.Model):
     )
     name = models.CharField(max_length=100)
     provider = models.CharField(max_length=30, choices=Provider.choices)
-    # JSON of the provider's lexicon options (e.g. {"auth_token": ..., "pdns_server": ...}).
+    # JSON of the provider's options (mailherd.dns.providers.PROVIDER_FIELDS, e.g. {"auth_token": ..., "pdns_server": ...}).
     options = EncryptedTextField()
     created_at = models.DateTimeField(auto_now_add=True)
 

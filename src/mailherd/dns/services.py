@@ -480,37 +480,46 @@ def _dmarc_stage_notify(*, domain_id: int, held_reason: str = "", stage=None) ->
 # --- DNS provider accounts and the automatic set-up -------------------------------------
 
 
-PROVIDER_FIELDS = {
-    "powerdns": ["auth_token", "pdns_server", "pdns_server_id"],
-    "cloudflare": ["auth_token"],
-    "hetzner": ["auth_token"],
-    "digitalocean": ["auth_token"],
-    "gandi": ["auth_token"],
-    "ovh": [
-        "auth_entrypoint",
-        "auth_application_key",
-        "auth_application_secret",
-        "auth_consumer_key",
-    ],
-}
-SECRET_FIELDS = {"auth_token", "auth_application_secret", "auth_consumer_key"}
+PROVIDER_FIELDS = providers.PROVIDER_FIELDS  # the offered providers and what each needs
+SECRET_FIELDS = providers.SECRET_FIELDS
+
+
+class FeatureNotInPlan(MailherdError):
+    code = "feature_not_in_plan"
+    http_status = 403
+
+
+def dns_autosetup_require(organization) -> None:
+    """Automatic DNS set-up is a plan feature (`dns_autosetup`): refuse before any provider call."""
+    from mailherd.plans.models import Feature
+
+    if not organization.plan.has_feature(Feature.DNS_AUTOSETUP):
+        raise FeatureNotInPlan(
+            f"Automatic DNS set-up is not part of the {organization.plan.name} plan. Upgrade the "
+            "plan, or add the records at your DNS provider by hand."
+        )
 
 
 @transaction.atomic(durable=True)
 def dns_provider_account_create(
     *, actor: Actor, organization, name: str, provider: str, options: dict
 ) -> DnsProviderAccount:
+    dns_autosetup_require(organization)
     if provider not in PROVIDER_FIELDS:
         raise ValidationFailed("Choose a supported DNS provider.", field="provider")
     name = (name or "").strip()[:100] or provider
-    options = {k: str(v).strip() for k, v in options.items() if str(v or "").strip()}
-    missing = [f for f in PROVIDER_FIELDS[provider] if f not in options and f != "pdns_server_id"]
+    allowed = set(PROVIDER_FIELDS[provider]) | {"zone"}
+    options = {
+        k: str(v).strip() for k, v in options.items() if k in allowed and str(v or "").strip()
+    }
+    missing = [
+        f
+        for f in PROVIDER_FIELDS[provider]
+        if f not in options and f not in providers.OPTIONAL_FIELDS
+    ]
     if missing:
         raise ValidationFailed(f"Missing: {', '.join(missing)}.", field="options")
-    if options.get("pdns_server") and not options["pdns_server"].startswith(
-        ("http://", "https://")
-    ):
-        raise ValidationFailed("The PowerDNS server is an http(s) URL.", field="options")
+    providers.check_options(provider, options)  # SSRF: no private/loopback API URLs
     try:
         with transaction.atomic():
             account = DnsProviderAccount.objects.create(
@@ -542,6 +551,7 @@ def dns_provider_link(*, actor: Actor, domain, account_id: int | None) -> DnsSet
     """Use this provider account for the domain's automatic set-up (None: unlink)."""
     account = None
     if account_id:
+        dns_autosetup_require(domain.organization)
         account = DnsProviderAccount.objects.filter(
             organization_id=domain.organization_id, pk=account_id
         ).first()
@@ -561,6 +571,7 @@ def dns_provider_link(*, actor: Actor, domain, account_id: int | None) -> DnsSet
 
 
 def _open(domain):
+    dns_autosetup_require(domain.organization)
     dns_settings = dns_settings_for(domain=domain)
     account = dns_settings.provider_account
     if account is None:
@@ -582,7 +593,7 @@ def dns_push_plan(*, domain) -> tuple[list[providers.Change], str]:
         )
     account, provider = _open(domain)
     try:
-        changes = providers.plan_changes(provider, account.provider, domain_records(domain))
+        changes = providers.plan_changes(provider, domain_records(domain))
     except providers.ProviderError as exc:
         raise DnsProviderFailed(str(exc))
     return changes, providers.fingerprint(changes)
@@ -592,7 +603,7 @@ def dns_push_apply(*, actor: Actor, domain, confirmed_fingerprint: str) -> DnsPu
     """Apply the plan the customer saw. Refuse if the zone or our records changed since."""
     account, provider = _open(domain)
     try:
-        changes = providers.plan_changes(provider, account.provider, domain_records(domain))
+        changes = providers.plan_changes(provider, domain_records(domain))
     except providers.ProviderError as exc:
         raise DnsProviderFailed(str(exc))
     if providers.fingerprint(changes) != confirmed_fingerprint:

@@ -50,7 +50,29 @@ def _back(request, domain, anchor=""):
     )
 
 
+def _autosetup(request) -> bool:
+    from mailherd.plans.models import Feature
+
+    return request.organization.plan.has_feature(Feature.DNS_AUTOSETUP)
+
+
+def _autosetup_refused(request):
+    """The plan lacks `dns_autosetup`: say so (403) instead of offering provider access."""
+    from mailherd.tenancy.selectors import can_manage_billing
+
+    return render(
+        request,
+        "dns/autosetup_not_in_plan.html",
+        portal_context(request, nav="domains", can_upgrade=can_manage_billing(request.membership)),
+        status=403,
+    )
+
+
 def _records_context(request, domain, **extra) -> dict:
+    from mailherd.tenancy.selectors import can_manage_billing
+
+    extra.setdefault("autosetup", _autosetup(request))
+    extra.setdefault("can_upgrade", can_manage_billing(request.membership))
     records = domain_records(domain)
     latest = selectors.dns_check_latest(domain=domain)
     return portal_context(
@@ -210,6 +232,8 @@ def regression_dismiss(request, name, regression_id):
 @require_POST
 def provider_link(request, name):
     domain = _domain(request, name)
+    if not _autosetup(request):
+        return _autosetup_refused(request)
     if not _can_change(request):
         raise Http404
     account_id = request.POST.get("account")
@@ -229,6 +253,8 @@ def provider_link(request, name):
 def push(request, name):
     """GET: the changes the push would make. POST: apply exactly those (the fingerprint proves it)."""
     domain = _domain(request, name)
+    if not _autosetup(request):
+        return _autosetup_refused(request)
     if not _can_change(request):
         raise Http404
     if request.method == "POST" and _run(
@@ -268,6 +294,8 @@ def push(request, name):
 @org_view
 @require_http_methods(["GET", "POST"])
 def provider_accounts(request):
+    if not _autosetup(request):
+        return _autosetup_refused(request)
     can_change = _can_change(request)
     if request.method == "POST" and can_change:
         provider = request.POST.get("provider", "")
@@ -291,7 +319,11 @@ def provider_accounts(request):
             request,
             accounts=selectors.provider_account_list(organization=request.organization),
             can_change=can_change,
-            provider_choices=DnsProviderAccount.Provider.choices,
+            provider_choices=[
+                (value, label)
+                for value, label in DnsProviderAccount.Provider.choices
+                if value in services.PROVIDER_FIELDS
+            ],
             provider_fields=services.PROVIDER_FIELDS,
             secret_fields=services.SECRET_FIELDS,
             nav="domains",
