@@ -57,7 +57,13 @@ def domain_check(*, domain, trigger: str = DnsCheck.Trigger.API) -> list[RecordR
     records = domain_records(domain)
     results, duration_ms = checks.check_records_sync(records)
     if domain.pk is not None:
-        dns_check_record(domain=domain, results=results, duration_ms=duration_ms, trigger=trigger)
+        check = dns_check_record(
+            domain=domain, results=results, duration_ms=duration_ms, trigger=trigger
+        )
+        if check is None:  # removed while DNS was asked
+            from mailherd.core.errors import NotFound
+
+            raise NotFound(f"No domain {domain.unicode_name} in this organization.")
     return results
 
 
@@ -93,7 +99,7 @@ def dns_recheck_slot(
 @transaction.atomic
 def dns_check_record(
     *, domain, results: list[RecordResult], duration_ms: int, trigger: str
-) -> DnsCheck:
+) -> DnsCheck | None:
     """Store a check, open regressions for records DNS lost, close those that came back.
 
     A regression is a record that was ok at its last conclusive check and is
@@ -103,8 +109,15 @@ def dns_check_record(
     DKIM key) the data is the same: that is a record to update, not a
     regression. Unverified domains keep a history (the API shows the last
     status) but have no regressions: there is no mail yet to lose.
+
+    The domain's row is locked first: a domain removed meanwhile (the lookups take seconds)
+    gets no check and None comes back; a removal that starts now waits for this one.
     """
     from mailherd.dns.selectors import last_conclusive_results
+    from mailherd.hosting.models import Domain
+
+    if not Domain.objects.select_for_update().filter(pk=domain.pk).exists():
+        return None
 
     before = last_conclusive_results(domain=domain)
     check = DnsCheck.objects.create(

@@ -131,7 +131,10 @@ def check_now(request, name):
             request, "Verify the domain first; its records are checked once it is yours."
         )
     else:
-        services.domain_check(domain=domain, trigger=DnsCheck.Trigger.MANUAL)
+        try:
+            services.domain_check(domain=domain, trigger=DnsCheck.Trigger.MANUAL)
+        except NotFound:  # removed meanwhile
+            raise Http404 from None
     if request.htmx:
         return render(request, "dns/_records.html", _records_context(request, domain))
     return _back(request, domain)

@@ -7,9 +7,13 @@ from mailherd.tenancy.models import Organization
 
 
 def organization_lock(*, organization_id: int) -> Organization:
-    """Lock the organization row for the rest of the transaction and return it fresh."""
+    """Lock the organization row for the rest of the transaction and return it fresh.
+
+    Only the organization's row (`of=self`): its plan is read along, not locked, or every
+    organization on the same plan would wait for each other.
+    """
     return (
-        Organization.objects.select_for_update(no_key=True)
+        Organization.objects.select_for_update(no_key=True, of=("self",))
         .select_related("plan")
         .get(pk=organization_id)
     )

@@ -2,7 +2,7 @@
 
 import secrets
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from mailherd.core.actors import Actor
@@ -107,7 +107,13 @@ def _domain_claim(*, actor: Actor, domain_id: int, now) -> Domain:
     domain.last_verification_error = ""
     domain.status = Domain.Status.PENDING
     domain.mail_server = server
-    domain.save()
+    try:
+        with transaction.atomic():  # another organization's claim may have committed meanwhile
+            domain.save()
+    except IntegrityError:
+        raise DomainTaken(
+            f"{domain.unicode_name} was verified by another organization first."
+        ) from None
     enqueue(
         kind=ProvisioningOp.Kind.DOMAIN_CREATE,
         object_key=domain_key(domain.name),
