@@ -178,3 +178,25 @@ def test_bob_cannot_see_acme_through_his_token(acme_mcp, globex_mcp, tenants, ma
     refused(globex_mcp.call("get_domain", name="acme.test"), "not_found")
     refused(globex_mcp.call("delete_mailbox", address="jane@acme.test", confirm=True), "not_found")
     assert Mailbox.objects.filter(address="jane@acme.test").exists()
+
+
+def test_create_mailbox_takes_a_password_hash_like_the_api(acme_mcp, tenants, mail_server, sim):
+    from mailherd.hosting.passwords import hash_password
+
+    verified_domain(tenants.acme, "acme.test")
+    moved = ok(
+        acme_mcp.call(
+            "create_mailbox", address="moved@acme.test", password_hash=hash_password("Kept-from-before-1")
+        )
+    )
+    assert moved["password"] is None  # nothing generated: the user keeps their password
+    outbox_drain()
+    assert sim.login("moved@acme.test", "Kept-from-before-1")
+    refused(
+        acme_mcp.call("create_mailbox", address="bad@acme.test", password_hash="{PLAIN}nope"),
+        "invalid",
+    )
+    ok(acme_mcp.call("update_mailbox", address="moved@acme.test", password_hash=hash_password("Changed-later-2")))
+    outbox_drain()
+    assert sim.login("moved@acme.test", "Changed-later-2")
+    assert not Mailbox.objects.filter(address="bad@acme.test").exists()

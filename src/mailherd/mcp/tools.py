@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from mailherd.core.errors import NotFound
 from mailherd.hosting import selectors, services
-from mailherd.hosting.api import alias_out, domain_out, mailbox_out
+from mailherd.hosting.api import PASSWORD_HASH_HELP, alias_out, domain_out, mailbox_out
 
 
 @dataclass(frozen=True)
@@ -130,8 +130,10 @@ class Address(Args):
 class MailboxCreate(Args):
     address: str = Field(..., description="Full email address under a verified domain")
     password: str | None = Field(
-        None, description="Omit to have one generated; a generated password is returned once"
+        None,
+        description="Omit (with password_hash) to have one generated; a generated password is returned once",
     )
+    password_hash: str | None = Field(None, description=PASSWORD_HASH_HELP)
     quota_mb: int | None = Field(None, description="Quota in MiB; omit for the default")
     name: str = Field("", description="Display name")
 
@@ -139,6 +141,7 @@ class MailboxCreate(Args):
 class MailboxUpdate(Args):
     address: str = Field(..., description="The mailbox's email address")
     password: str | None = Field(None, description="New password")
+    password_hash: str | None = Field(None, description=PASSWORD_HASH_HELP)
     quota_mb: int | None = Field(None, description="New quota in MiB")
     name: str | None = Field(None, description="New display name")
     active: bool | None = Field(None, description="Enable (true) or disable (false) the mailbox")
@@ -271,12 +274,13 @@ def create_mailbox(ctx: Context, args: MailboxCreate) -> dict:
         organization=ctx.organization,
         address=args.address,
         password=args.password,
+        password_hash=args.password_hash,
         quota_mb=args.quota_mb,
         name=args.name,
     )
     return {
         **mailbox_out(mailbox, ctx.organization),
-        "password": None if args.password else password,
+        "password": None if (args.password or args.password_hash) else password,
     }
 
 
@@ -292,6 +296,7 @@ def update_mailbox(ctx: Context, args: MailboxUpdate) -> dict:
         organization=ctx.organization,
         address=args.address,
         password=args.password,
+        password_hash=args.password_hash,
         quota_mb=args.quota_mb,
         name=args.name,
         enabled=args.active,
