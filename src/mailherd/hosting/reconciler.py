@@ -9,6 +9,7 @@ import logging
 from dataclasses import dataclass, field
 
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from mailherd.hosting.models import Alias, Domain, DriftReport, Mailbox, ProvisioningOp, SyncStatus
@@ -33,6 +34,9 @@ MIB = 1024 * 1024
 class ReconcileResult:
     repaired: list[str] = field(default_factory=list)
     unknown: list[str] = field(default_factory=list)
+    # Drift on objects whose last change is parked: left to the operator, not queued again.
+    parked: list[str] = field(default_factory=list)
+    op_ids: list[int] = field(default_factory=list)  # the repair rows queued
 
 
 def _busy_keys() -> set[str]:
@@ -44,13 +48,40 @@ def _busy_keys() -> set[str]:
     )
 
 
+def _parked_keys() -> dict[str, str]:
+    """Objects whose latest change is parked (failed): {object_key: its error}.
+
+    Queueing another repair for them would only park another row every cycle;
+    the operator retries or discards the parked row (a discarded row is done,
+    so the next cycle repairs the object again).
+    """
+    later = ProvisioningOp.objects.filter(object_key=OuterRef("object_key"), id__gt=OuterRef("id"))
+    return dict(
+        ProvisioningOp.objects.filter(status=ProvisioningOp.Status.FAILED)
+        .filter(~Exists(later))
+        .values_list("object_key", "last_error")
+    )
+
+
 def reconcile_server(*, server: MailServer) -> ReconcileResult:
     client = _client(server)
     remote_domains = {d.name: d for d in client.list_domains()}
     remote_mailboxes = {m.address: m for m in client.list_mailboxes()}
     remote_aliases = {a.address: a for a in client.list_aliases()}
     busy = _busy_keys()
+    parked = _parked_keys()
     result = ReconcileResult()
+
+    def _repair(kind, key, organization, domain_name, line, payload=None) -> bool:
+        """Queue a repair, or note the drift when a parked row waits for the operator."""
+        if key in parked:
+            result.parked.append(f"{line} (a parked change waits for the operator: {parked[key][:200]})")
+            return False
+        result.repaired.append(line)
+        op = enqueue(kind=kind, object_key=key, organization=organization, domain_name=domain_name,
+                     payload=payload)
+        result.op_ids.append(op.pk)
+        return True
     now = timezone.now()
 
     domains = {
@@ -85,9 +116,12 @@ def reconcile_server(*, server: MailServer) -> ReconcileResult:
                 wanted = desired_rate_limit(domain, domain.organization.plan, "domain")
                 problem = f"rate limit {_rate(remote.rate_limit)} instead of {_rate(wanted)}"
             if problem:
-                result.repaired.append(f"domain {name}: {problem}")
                 _repair(
-                    ProvisioningOp.Kind.DOMAIN_UPDATE, domain_key(name), domain.organization, name
+                    ProvisioningOp.Kind.DOMAIN_UPDATE,
+                    domain_key(name),
+                    domain.organization,
+                    name,
+                    f"domain {name}: {problem}",
                 )
         for mailbox in mailboxes:
             if mailbox_key(mailbox.address) in busy or domain_key(mailbox.domain.name) in busy:
@@ -117,15 +151,15 @@ def reconcile_server(*, server: MailServer) -> ReconcileResult:
                 problem = "protocol access differs"
                 access = True
             if problem:
-                result.repaired.append(f"mailbox {mailbox.address}: {problem}")
-                Mailbox.objects.filter(pk=mailbox.pk).update(sync_status=SyncStatus.PENDING)
-                _repair(
+                if _repair(
                     ProvisioningOp.Kind.MAILBOX_UPDATE,
                     mailbox_key(mailbox.address),
                     mailbox.organization,
                     mailbox.domain.name,
+                    f"mailbox {mailbox.address}: {problem}",
                     payload={"spam_settings": True} if spam_settings else ({"access": True} if access else None),
-                )
+                ):
+                    Mailbox.objects.filter(pk=mailbox.pk).update(sync_status=SyncStatus.PENDING)
             else:
                 Mailbox.objects.filter(pk=mailbox.pk).update(
                     quota_used_bytes=remote.quota_used_bytes,
@@ -140,17 +174,14 @@ def reconcile_server(*, server: MailServer) -> ReconcileResult:
                 remote is None
                 or sorted(remote.goto) != sorted(alias.goto)
                 or remote.active != alias.enabled
+            ) and _repair(
+                ProvisioningOp.Kind.ALIAS_UPDATE,
+                alias_key(alias.address),
+                alias.organization,
+                alias.domain.name,
+                f"alias {alias.address}: {'missing' if remote is None else 'changed'}",
             ):
-                result.repaired.append(
-                    f"alias {alias.address}: {'missing' if remote is None else 'changed'}"
-                )
                 Alias.objects.filter(pk=alias.pk).update(sync_status=SyncStatus.PENDING)
-                _repair(
-                    ProvisioningOp.Kind.ALIAS_UPDATE,
-                    alias_key(alias.address),
-                    alias.organization,
-                    alias.domain.name,
-                )
 
         known_mailboxes = set(
             Mailbox.objects.filter(address__in=list(remote_mailboxes)).values_list(
@@ -194,6 +225,8 @@ def reconcile_server(*, server: MailServer) -> ReconcileResult:
         len(result.repaired),
         len(result.unknown),
     )
+    if result.parked:
+        logger.warning("reconciled %s: %d drifted objects wait on parked rows", server.name, len(result.parked))
     return result
 
 
@@ -219,11 +252,6 @@ def _own_rate_limit(remote):
 
 def _rate(limit) -> str:
     return f"{limit.value}/{limit.frame}" if limit else "none"
-
-
-def _repair(kind, key, organization, domain_name, payload=None) -> None:
-    enqueue(kind=kind, object_key=key, organization=organization, domain_name=domain_name,
-            payload=payload)
 
 
 def _report(server, kind, identifier, now) -> None:
