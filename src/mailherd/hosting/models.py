@@ -284,6 +284,9 @@ class ProvisioningOp(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(db_index=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
+    # Written at each claim and required when the outcome is written: a worker whose claim
+    # went stale (and was claimed again by another) cannot also complete the row.
+    claim_token = models.CharField(max_length=32, blank=True, default="")
     last_error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     applied_at = models.DateTimeField(null=True, blank=True)

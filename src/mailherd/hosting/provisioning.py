@@ -8,12 +8,13 @@ after a timeout neither creates twice nor fails on "already exists".
 
 import logging
 import random
+import uuid
 from datetime import timedelta
 
 from django.db import transaction
-from django.db.models import CharField, Exists, F, OuterRef, Q, Value
+from django.db.models import Case, CharField, Exists, F, OuterRef, Q, Value, When
 from django.db.models.fields.json import KT
-from django.db.models.functions import Concat
+from django.db.models.functions import Concat, Substr
 from django.utils import timezone
 
 from mailherd.hosting.models import Alias, Domain, Mailbox, ProvisioningOp, SyncStatus
@@ -74,6 +75,9 @@ def _backoff(attempts: int) -> timedelta:
 def _claim_batch(limit: int) -> list[ProvisioningOp]:
     """Claim up to `limit` runnable rows: due, with no earlier unfinished row for their object or domain.
 
+    A mailbox and an alias of the same address are one object here ("delete
+    mailbox x" then "create alias x" must not swap when the first is retried).
+
     1. One query returns the oldest due rows that nothing blocks, so rows
        waiting behind others (a domain without a server yet) never crowd out
        runnable work, and no two rows of one object are ever in one batch.
@@ -81,15 +85,26 @@ def _claim_batch(limit: int) -> list[ProvisioningOp]:
        workers claim side by side, and a row another worker took is skipped.
     """
     now = timezone.now()
-    # An earlier unfinished row for the same object, or for the row's domain, blocks it.
+    # An earlier unfinished row for the same object (or the same address as mailbox or alias),
+    # or for the row's domain, blocks it.
     blockers = ProvisioningOp.objects.filter(
-        Q(object_key=OuterRef("object_key")) | Q(object_key=OuterRef("parent_key")),
+        Q(object_key=OuterRef("object_key"))
+        | Q(object_key=OuterRef("parent_key"))
+        | Q(object_key=OuterRef("address_twin")),
         status__in=ACTIVE_STATES,
         id__lt=OuterRef("id"),
     )
     candidates = (
         ProvisioningOp.objects.filter(status=ProvisioningOp.Status.PENDING, next_attempt_at__lte=now)
-        .annotate(parent_key=Concat(Value("domain:"), KT("payload__domain"), output_field=CharField()))
+        .annotate(
+            parent_key=Concat(Value("domain:"), KT("payload__domain"), output_field=CharField()),
+            address_twin=Case(
+                When(object_key__startswith="mailbox:", then=Concat(Value("alias:"), Substr("object_key", 9))),
+                When(object_key__startswith="alias:", then=Concat(Value("mailbox:"), Substr("object_key", 7))),
+                default=Value(""),
+                output_field=CharField(),
+            ),
+        )
         .filter(~Exists(blockers))
         .order_by("id")[:limit]
     )
@@ -102,6 +117,7 @@ def _claim_batch(limit: int) -> list[ProvisioningOp]:
         runnable.append(op.pk)
     if not runnable:
         return []
+    token = uuid.uuid4().hex
     with transaction.atomic():
         claimed = list(
             ProvisioningOp.objects.select_for_update(skip_locked=True)
@@ -109,11 +125,24 @@ def _claim_batch(limit: int) -> list[ProvisioningOp]:
             .order_by("id")
         )
         ProvisioningOp.objects.filter(pk__in=[op.pk for op in claimed]).update(
-            status=ProvisioningOp.Status.IN_PROGRESS, claimed_at=now, attempts=F("attempts") + 1
+            status=ProvisioningOp.Status.IN_PROGRESS, claimed_at=now, claim_token=token, attempts=F("attempts") + 1
         )
     for op in claimed:
         op.status, op.claimed_at, op.attempts = ProvisioningOp.Status.IN_PROGRESS, now, op.attempts + 1
+        op.claim_token = token
     return claimed
+
+
+def _still_ours(op_ids, token: str):
+    """The rows of this claim that no other worker has claimed since (see STALE_CLAIM)."""
+    return ProvisioningOp.objects.filter(pk__in=op_ids, status=ProvisioningOp.Status.IN_PROGRESS, claim_token=token)
+
+
+def _lost_claim(op: ProvisioningOp, outcome: str) -> None:
+    logger.warning(
+        "outbox %s %s: claimed again by another worker after %s; this worker's outcome (%s) is dropped",
+        op.kind, op.object_key, STALE_CLAIM, outcome,
+    )
 
 
 def _apply(op: ProvisioningOp, servers: dict) -> str:
@@ -156,10 +185,14 @@ def outbox_process_batch(limit: int = BATCH_SIZE) -> int:
     servers: dict = {}
     done = [op for op in ops if _apply(op, servers) == "done"]
     if done:
-        ProvisioningOp.objects.filter(pk__in=[op.pk for op in done]).update(
-            status=ProvisioningOp.Status.DONE, applied_at=timezone.now(), last_error=""
-        )
-        _mark_applied(done)
+        token = done[0].claim_token
+        with transaction.atomic():
+            ours = set(_still_ours([op.pk for op in done], token).select_for_update().values_list("pk", flat=True))
+            _still_ours(ours, token).update(status=ProvisioningOp.Status.DONE, applied_at=timezone.now(), last_error="")
+        for op in done:
+            if op.pk not in ours:
+                _lost_claim(op, "done")
+        _mark_applied([op for op in done if op.pk in ours])
     return len(ops)
 
 
@@ -192,10 +225,13 @@ def outbox_drain(*, max_ops: int = 10_000, max_seconds: float = 50.0) -> int:
 
 
 def outbox_release_stale_claims() -> int:
-    """Rows claimed by a worker that died are made runnable again."""
+    """Rows claimed by a worker that died (or hangs) are made runnable again.
+
+    Their claim token is cleared: should the first worker come back, its outcome no longer counts.
+    """
     return ProvisioningOp.objects.filter(
         status=ProvisioningOp.Status.IN_PROGRESS, claimed_at__lt=timezone.now() - STALE_CLAIM
-    ).update(status=ProvisioningOp.Status.PENDING, next_attempt_at=timezone.now())
+    ).update(status=ProvisioningOp.Status.PENDING, next_attempt_at=timezone.now(), claim_token="")
 
 
 def outbox_retry_now() -> int:
@@ -208,17 +244,22 @@ def outbox_retry_now() -> int:
 
 def _retry_later(op: ProvisioningOp, error: str) -> None:
     logger.info("outbox %s %s: will retry: %s", op.kind, op.object_key, error)
-    ProvisioningOp.objects.filter(pk=op.pk).update(
+    if not _still_ours([op.pk], op.claim_token).update(
         status=ProvisioningOp.Status.PENDING,
         next_attempt_at=timezone.now() + _backoff(op.attempts),
         last_error=error[:2000],
-    )
+    ):
+        _lost_claim(op, "retry")
 
 
 def _park(op: ProvisioningOp, error: str) -> None:
     logger.warning("outbox %s %s: refused: %s", op.kind, op.object_key, error)
     with transaction.atomic():
-        ProvisioningOp.objects.filter(pk=op.pk).update(status=ProvisioningOp.Status.FAILED, last_error=error[:2000])
+        if not _still_ours([op.pk], op.claim_token).update(
+            status=ProvisioningOp.Status.FAILED, last_error=error[:2000]
+        ):
+            _lost_claim(op, "failed")
+            return
         _mark_object(op, SyncStatus.ERROR, error)
 
 

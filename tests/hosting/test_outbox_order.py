@@ -1,0 +1,115 @@
+"""Outbox correctness: one address's mailbox and alias rows in order; a stale claim cannot complete a row."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from mailherd.core.actors import Actor
+from mailherd.hosting import services
+from mailherd.hosting.models import Alias, Mailbox, ProvisioningOp
+from mailherd.hosting.provisioning import (
+    HANDLERS,
+    Permanent,
+    Transient,
+    outbox_drain,
+    outbox_process_batch,
+    outbox_release_stale_claims,
+)
+from mailherd.mailcow.services import client_for
+from tests.hosting.conftest import verified_domain
+
+SYSTEM = Actor.system()
+
+
+@pytest.mark.django_db
+def test_a_retried_mailbox_delete_keeps_the_alias_of_the_same_address_waiting(tenants, mail_server, sim):
+    verified_domain(tenants.acme, "acme.test")
+    services.mailbox_create(actor=SYSTEM, organization=tenants.acme, address="x@acme.test", quota_mb=10)
+    services.mailbox_create(actor=SYSTEM, organization=tenants.acme, address="y@acme.test", quota_mb=10)
+    outbox_drain()
+    # the mailbox becomes an alias: delete first, then create
+    services.mailbox_delete(actor=SYSTEM, organization=tenants.acme, address="x@acme.test")
+    services.alias_create(actor=SYSTEM, organization=tenants.acme, address="x@acme.test", goto=["y@acme.test"])
+    sim.set_fault("http", status=503, scope="write", count=1)  # the delete meets a 503
+    outbox_drain()
+    alias_row = ProvisioningOp.objects.get(object_key="alias:x@acme.test")
+    assert alias_row.status == "pending" and alias_row.attempts == 0  # waited, never tried
+    assert Alias.objects.get(address="x@acme.test").sync_status == "pending"
+
+    ProvisioningOp.objects.filter(status="pending").update(next_attempt_at=timezone.now())
+    outbox_drain()
+    assert ProvisioningOp.objects.exclude(status="done").count() == 0
+    mailcow = client_for(mail_server)
+    assert mailcow.get_mailbox("x@acme.test") is None
+    assert mailcow.get_alias("x@acme.test").goto == ("y@acme.test",)
+    assert Alias.objects.get(address="x@acme.test").sync_status == "active"
+
+
+@pytest.mark.django_db
+def test_an_alias_removed_for_a_mailbox_of_the_same_address_goes_first(tenants, mail_server, sim):
+    verified_domain(tenants.acme, "acme.test")
+    services.mailbox_create(actor=SYSTEM, organization=tenants.acme, address="y@acme.test", quota_mb=10)
+    services.alias_create(actor=SYSTEM, organization=tenants.acme, address="x@acme.test", goto=["y@acme.test"])
+    outbox_drain()
+    services.alias_delete(actor=SYSTEM, organization=tenants.acme, address="x@acme.test")
+    services.mailbox_create(actor=SYSTEM, organization=tenants.acme, address="x@acme.test", quota_mb=10)
+    sim.set_fault("http", status=503, scope="write", count=1)
+    outbox_drain()
+    assert ProvisioningOp.objects.get(object_key="mailbox:x@acme.test").attempts == 0
+    ProvisioningOp.objects.filter(status="pending").update(next_attempt_at=timezone.now())
+    outbox_drain()
+    assert ProvisioningOp.objects.filter(status="failed").count() == 0
+    assert client_for(mail_server).get_mailbox("x@acme.test") is not None
+    assert Mailbox.objects.get(address="x@acme.test").sync_status == "active"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("first_worker", "second_worker", "expected"),
+    [
+        ("done", "refused", "failed"),  # the first worker's late success must not hide the refusal
+        ("retry", "done", "done"),  # nor its late error put an applied row back in line
+        ("refused", "done", "done"),
+    ],
+)
+def test_a_row_claimed_again_after_the_stale_timeout_is_completed_by_its_new_claim_only(
+    tenants, mail_server, sim, monkeypatch, first_worker, second_worker, expected
+):
+    verified_domain(tenants.acme, "acme.test")
+    services.mailbox_create(actor=SYSTEM, organization=tenants.acme, address="slow@acme.test", quota_mb=10)
+    outbox_drain()
+    services.mailbox_update(actor=SYSTEM, organization=tenants.acme, address="slow@acme.test", quota_mb=20)
+    calls = []
+
+    def outcome(name):
+        if name == "refused":
+            raise Permanent(f"refused ({len(calls)})")
+        if name == "retry":
+            raise Transient("timed out")
+
+    def handler(op, client, server):
+        calls.append(op.claim_token)
+        if len(calls) == 1:
+            # The first worker hangs past the stale-claim timeout; the row is released
+            # and a second worker claims and finishes it meanwhile.
+            ProvisioningOp.objects.filter(pk=op.pk).update(claimed_at=timezone.now() - timedelta(minutes=6))
+            assert outbox_release_stale_claims() == 1
+            assert outbox_process_batch() == 1
+            outcome(first_worker)
+        else:
+            outcome(second_worker)
+
+    monkeypatch.setitem(HANDLERS, ProvisioningOp.Kind.MAILBOX_UPDATE, handler)
+    assert outbox_process_batch() == 1
+    assert len(calls) == 2 and calls[0] != calls[1]  # two claims, two tokens
+    row = ProvisioningOp.objects.get(kind="mailbox.update")
+    assert row.status == expected
+    if expected == "failed":
+        assert row.last_error == "refused (2)"
+        assert Mailbox.objects.get(address="slow@acme.test").sync_status == "error"
+    else:
+        assert row.last_error == ""
+        assert Mailbox.objects.get(address="slow@acme.test").sync_status == "active"
+    outbox_drain()
+    assert len(calls) == 2  # nothing applied a third time
