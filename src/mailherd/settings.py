@@ -180,7 +180,15 @@ globals().update(env_email("EMAIL_URL"))
 DEFAULT_FROM_EMAIL = env_str("MAILHERD_FROM_EMAIL", "Mailherd <no-reply@mailherd.localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# One cache for every process (web workers, Celery workers): rate limits and sign-in throttles
+# count together. Embedded default: files under var/cache (mailherd.core.cache); Redis when set.
+CACHES = {
+    "default": {
+        "BACKEND": "mailherd.core.cache.SharedFileCache",
+        "LOCATION": str(VAR_DIR / "cache"),
+        "OPTIONS": {"MAX_ENTRIES": 20_000},
+    }
+}
 _REDIS_URL = env_str("REDIS_URL")
 if _REDIS_URL:
     CACHES["default"] = {
@@ -232,6 +240,8 @@ MAILHERD_DNS_CHECK_HISTORY_DAYS = env_int("MAILHERD_DNS_CHECK_HISTORY_DAYS", 90,
 MAILHERD_INVITATION_DAYS = env_int("MAILHERD_INVITATION_DAYS", 7, minimum=1)
 MAILHERD_DEFAULT_PLAN = env_str("MAILHERD_DEFAULT_PLAN", "starter")
 MAILHERD_API_RATE = env_str("MAILHERD_API_RATE", "3000/m")  # per API token
+# Wrong bearer tokens per client address; past it the API answers 429 without checking tokens.
+MAILHERD_API_AUTH_FAILURE_RATE = env_str("MAILHERD_API_AUTH_FAILURE_RATE", "20/m")
 # Behind a reverse proxy: the header with the client's address (e.g. X-Forwarded-For), how many
 # proxies append to it, and the header that says the original scheme (e.g. X-Forwarded-Proto).
 MAILHERD_TRUSTED_PROXY_HEADER = env_str("MAILHERD_TRUSTED_PROXY_HEADER", "")

@@ -1,33 +1,39 @@
 """REST API v1: thin endpoints over the same services the portal uses."""
 
 import logging
+import threading
 
 from django.conf import settings
 from django.http import Http404
 from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError, Throttled
 from ninja.errors import ValidationError as NinjaValidationError
-from ninja.throttling import AuthRateThrottle
+from ninja.throttling import BaseThrottle
 
-from mailherd.api.auth import TokenAuth
+from mailherd.api.auth import TokenAuth, TooManyFailedTokens
 from mailherd.api.errors import not_found_for_path, plain_validation
+from mailherd.core import ratelimit
 from mailherd.core.errors import MailherdError, NotFound
 
 logger = logging.getLogger(__name__)
 
 
-class TokenRateThrottle(AuthRateThrottle):
-    """Requests per API token (MAILHERD_API_RATE, e.g. "3000/m"), counted in the Django cache."""
+class TokenRateThrottle(BaseThrottle):
+    """Requests per API token (MAILHERD_API_RATE, e.g. "3000/m"), counted in the shared cache
+    (every web process together; see mailherd.core.ratelimit)."""
 
-    def __init__(self):
-        super().__init__(settings.MAILHERD_API_RATE)
+    _local = threading.local()  # one throttle object serves every thread
 
     def allow_request(self, request) -> bool:
-        self.rate = (
-            settings.MAILHERD_API_RATE
-        )  # read per request, so a changed setting applies at once
-        self.num_requests, self.duration = self.parse_rate(self.rate)
-        return super().allow_request(request)
+        token = getattr(request, "auth", None)
+        if token is None:
+            return True
+        # read per request, so a changed setting applies at once
+        self._local.wait = ratelimit.hit(f"api-token:{token.pk}", settings.MAILHERD_API_RATE)
+        return self._local.wait is None
+
+    def wait(self):
+        return getattr(self._local, "wait", None)
 
 
 class BrandedNinjaAPI(NinjaAPI):
@@ -113,7 +119,11 @@ def _throttled(request, exc: Throttled):
         request,
         {
             "code": "rate_limited",
-            "message": f"Too many requests for this token; retry in {exc.wait or 1} s.",
+            "message": (
+                f"Too many wrong API tokens from your address; retry in {int(exc.wait or 1)} s."
+                if isinstance(exc, TooManyFailedTokens)
+                else f"Too many requests for this token; retry in {int(exc.wait or 1)} s."
+            ),
         },
         status=429,
     )

@@ -67,6 +67,19 @@ def env_secret(name: str) -> str | None:
         raise ImproperlyConfigured(f"{name}_FILE={path!r} cannot be read: {exc.strerror}")
 
 
+# SQLite as a real embedded default, with several processes (web workers, Celery workers, the
+# scheduler) writing at once: WAL (readers never block the writer nor it them), writers take the
+# write lock when their transaction begins (IMMEDIATE: no deadlock between two transactions that
+# read, then write) and wait up to 30 s for it instead of failing with "database is locked";
+# synchronous=NORMAL is safe with WAL (a power cut may lose the last commits, never corrupts).
+SQLITE_BUSY_TIMEOUT_SECONDS = 30
+SQLITE_OPTIONS = {
+    "transaction_mode": "IMMEDIATE",
+    "timeout": SQLITE_BUSY_TIMEOUT_SECONDS,
+    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
+}
+
+
 def env_database(name: str, default_sqlite_path: Path) -> dict:
     """Parse a DATABASE_URL (postgres:// or sqlite://); absent means SQLite under var/."""
     import dj_database_url
@@ -76,7 +89,7 @@ def env_database(name: str, default_sqlite_path: Path) -> dict:
         return {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": str(default_sqlite_path),
-            "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 20},
+            "OPTIONS": dict(SQLITE_OPTIONS),
         }
     scheme = value.split("://", 1)[0] if "://" in value else ""
     if scheme not in {"postgres", "postgresql", "pgsql", "sqlite"}:
@@ -90,6 +103,8 @@ def env_database(name: str, default_sqlite_path: Path) -> dict:
         raise ImproperlyConfigured(f"{name} is malformed: {exc}")
     if scheme != "sqlite" and not config.get("NAME"):
         raise ImproperlyConfigured(f"{name} is malformed: it names no database")
+    if scheme == "sqlite":
+        config["OPTIONS"] = {**SQLITE_OPTIONS, **config.get("OPTIONS", {})}
     return config
 
 

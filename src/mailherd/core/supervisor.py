@@ -1,16 +1,69 @@
 """Run the web server, a Celery worker and the scheduler as one process group.
 
-Ctrl-C (SIGINT) or SIGTERM stops all of them; if one dies, the others are
-stopped too and the exit code says so.
+Ctrl-C (SIGINT) or SIGTERM stops all of them within STOP_SECONDS; if one dies,
+the others are stopped too and the exit code says so. When the supervisor
+itself dies without stopping them (SIGKILL, the out-of-memory killer), the
+kernel sends each child SIGTERM (Linux: prctl PR_SET_PDEATHSIG), so no worker
+lives on as an orphan still consuming the outbox.
 """
 
+import ctypes
+import errno
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 
-STOP_GRACE_SECONDS = 10
+STOP_SECONDS = 5  # SIGTERM to everything gone
+STOP_GRACE_SECONDS = 3.5  # after SIGTERM, what is left is killed (within STOP_SECONDS)
+PR_SET_PDEATHSIG = 1
+
+
+class PortTaken(Exception):
+    """A port the group needs is in use; the message names it."""
+
+
+def port_free(host: str, port: int) -> bool:
+    """Can `host:port` be bound now (as the web server will bind it)?"""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host.strip("[]"), port))
+        except OSError as exc:
+            if exc.errno in (errno.EADDRINUSE, errno.EACCES):
+                return False
+            raise
+    return True
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def ensure_port_free(host: str, port: int, what: str) -> None:
+    if not port_free(host, port):
+        raise PortTaken(
+            f"port {port} on {host} is already in use (needed for {what}): stop what is "
+            f"listening there, or choose another port with --port"
+        )
+
+
+def _die_with_parent(parent_pid: int):
+    """preexec_fn: the kernel sends SIGTERM to this child when the supervisor dies."""
+
+    def setup() -> None:
+        if sys.platform.startswith("linux"):
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        if os.getppid() != parent_pid:  # the supervisor died before prctl took effect
+            os._exit(1)
+
+    return setup
 
 
 def _commands(host: str, port: int, web_workers: int) -> dict[str, list[str]]:
@@ -83,7 +136,9 @@ def run_process_group(
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     for name, command in commands.items():
         # Own process group per child, so a terminal Ctrl-C reaches only us and we stop them in order.
-        children[name] = subprocess.Popen(command, env=env, start_new_session=True)
+        children[name] = subprocess.Popen(
+            command, env=env, start_new_session=True, preexec_fn=_die_with_parent(os.getpid())
+        )
     print(
         f"mailherd: serving on http://{host}:{port}/ (web, worker, scheduler). Ctrl-C to stop.",
         flush=True,

@@ -4,11 +4,13 @@ import secrets
 import socket
 import sys
 import time
+from urllib.parse import urlsplit
 
 from mailherd.mailcow.models import MailServer
 
 DEMO_SERVER_NAME = "demo-simulator"
 DEMO_SIM_PORT = 8099
+DEMO_SIM_STATE_FILE = "demo-mailcow.state"
 
 
 def _wait_for_port(host: str, port: int, timeout: float = 10.0) -> bool:
@@ -26,9 +28,22 @@ def demo_simulator_processes(*, stdout) -> dict[str, list[str]]:
     """Return the simulator's command for the process group, registering it if needed."""
     if MailServer.objects.exclude(name=DEMO_SERVER_NAME).filter(is_active=True).exists():
         return {}
+    from django.conf import settings
+
+    from mailherd.core.supervisor import free_port, port_free
+
     server = MailServer.objects.filter(name=DEMO_SERVER_NAME).first()
     api_key = server.api_key if server else secrets.token_hex(16).upper()
-    url = f"http://127.0.0.1:{DEMO_SIM_PORT}"
+    port = DEMO_SIM_PORT
+    if server is not None:
+        port = urlsplit(server.api_url).port or DEMO_SIM_PORT  # where it was last time
+    if not port_free("127.0.0.1", port):
+        chosen = free_port()
+        stdout.write(f"  port {port} is in use: the Mailcow simulator listens on {chosen} instead")
+        port = chosen
+    url = f"http://127.0.0.1:{port}"
+    if server is not None and server.api_url != url:
+        MailServer.objects.filter(pk=server.pk).update(api_url=url)
     if server is None:
         MailServer.objects.create(
             name=DEMO_SERVER_NAME,
@@ -50,8 +65,11 @@ def demo_simulator_processes(*, stdout) -> dict[str, list[str]]:
             "--host",
             "127.0.0.1",
             "--port",
-            str(DEMO_SIM_PORT),
+            str(port),
             "--api-key",
             api_key,
+            # Its mailboxes survive a restart, so demo mailboxes stay "active".
+            "--state-file",
+            str(settings.VAR_DIR / DEMO_SIM_STATE_FILE),
         ]
     }

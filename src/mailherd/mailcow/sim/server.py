@@ -99,12 +99,34 @@ def serve(
     *,
     hostname: str = DEFAULT_HOSTNAME,
     log_level: str = "warning",
+    state_file: str | None = None,
 ) -> None:
-    """Serve the simulator until interrupted (blocking). Binds 127.0.0.1 by default."""
+    """Serve the simulator until interrupted (blocking). Binds 127.0.0.1 by default.
+
+    With `state_file`, the state is read from it at start and kept in it (see persist.py).
+    """
     SHARED_POOL.warm(2048)
     app = build_app(api_keys=api_keys, read_only_keys=read_only_keys, hostname=hostname)
+    saver = None
+    if state_file:
+        from .persist import StateFile
+
+        saver = StateFile(app.state.sim_state, state_file).start()
     sock = listen(host, port)
-    uvicorn.Server(_config(app, host, port, log_level)).run(sockets=[sock])
+    _SavingServer(_config(app, host, port, log_level), saver).run(sockets=[sock])
+
+
+class _SavingServer(uvicorn.Server):
+    """Saves the state file on a graceful stop (uvicorn re-raises SIGTERM once it has stopped)."""
+
+    def __init__(self, config: uvicorn.Config, saver) -> None:
+        super().__init__(config)
+        self.saver = saver
+
+    async def shutdown(self, sockets=None) -> None:
+        await super().shutdown(sockets)
+        if self.saver is not None:
+            self.saver.stop()
 
 
 class SimulatorThread:

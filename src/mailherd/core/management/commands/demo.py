@@ -17,6 +17,19 @@ class Command(RunCommand):
         "Like `run`, with demo data (an operator, a demo organization) and the Mailcow simulator."
     )
 
+    def choose_ports(self, options) -> None:
+        """A taken port is no reason to stop a demo: take a free one and say so."""
+        from mailherd.core.supervisor import free_port, port_free
+
+        if not port_free(options["host"], options["port"]):
+            chosen = free_port(options["host"])
+            self.stdout.write(
+                f"mailherd: port {options['port']} is in use; the demo serves on port {chosen}"
+            )
+            options["port"] = chosen
+        if not port_free("127.0.0.1", self._mcp_port(options)):
+            options["mcp_port"] = free_port()
+
     def prepare(self, options) -> dict:
         # The same passwords on every start with the same var/ (kept there, mode 0600).
         operator_password = _demo_password("operator")

@@ -1,7 +1,7 @@
 from django.core.management import call_command
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
-from mailherd.core.supervisor import run_process_group
+from mailherd.core.supervisor import PortTaken, ensure_port_free, run_process_group
 
 
 class Command(BaseCommand):
@@ -17,6 +17,18 @@ class Command(BaseCommand):
             "--mcp-port", type=int, default=None, help="MCP service port (default: --port + 1)"
         )
 
+    def choose_ports(self, options) -> None:
+        """Refuse, naming the port, when the web or MCP port is taken (`demo` picks free ones)."""
+        try:
+            ensure_port_free(options["host"], options["port"], "the web server")
+            ensure_port_free("127.0.0.1", self._mcp_port(options), "the MCP service (--mcp-port)")
+        except PortTaken as exc:
+            raise CommandError(str(exc))
+
+    @staticmethod
+    def _mcp_port(options) -> int:
+        return options.get("mcp_port") or options["port"] + 1
+
     def prepare(self, options) -> dict:
         """Hook for `demo`: return extra processes to supervise."""
         return {}
@@ -26,13 +38,14 @@ class Command(BaseCommand):
         import os
         import sys
 
-        port = options.get("mcp_port") or options["port"] + 1
+        port = self._mcp_port(options)
         os.environ.setdefault("MAILHERD_MCP_URL", f"http://127.0.0.1:{port}")
         return {
             "mcp": [sys.executable, "-m", "mailherd", "mcp", "--host", "127.0.0.1", "--port", str(port)]
         }
 
     def handle(self, *args, **options):
+        self.choose_ports(options)
         call_command("migrate", interactive=False, verbosity=0)
         call_command("collectstatic", interactive=False, verbosity=0)
         self.stdout.write("mailherd: database and static files ready")

@@ -22,6 +22,11 @@ class Command(BaseCommand):
             dest="read_only_keys",
             help="read-only key (repeatable)",
         )
+        parser.add_argument(
+            "--state-file",
+            default=None,
+            help="keep the state in this file, so a restart finds it again (default: in memory)",
+        )
 
     def handle(self, *args: object, **options: object) -> None:
         api_keys = options["api_keys"] or [DEFAULT_API_KEY]
@@ -32,4 +37,4 @@ class Command(BaseCommand):
         )
         if not options["api_keys"]:
             self.stdout.write(f"  default API key: {DEFAULT_API_KEY}")
-        serve(str(host), int(port), api_keys, read_only)  # type: ignore[arg-type]
+        serve(str(host), int(port), api_keys, read_only, state_file=options["state_file"])  # type: ignore[arg-type]
