@@ -143,3 +143,15 @@ def test_a_negative_or_huge_offset_never_makes_a_500(api, query):
     for path in ("/mailboxes", "/aliases"):
         response = api("get", f"{path}?{query}")
         assert response.status_code in (200, 422), response.content[:200]
+
+
+def test_an_empty_multipart_post_to_a_json_operation_is_not_a_500(client, tenants):
+    """The NUL check reads multipart bodies; the operation must still get its (empty) body."""
+    from mailherd.api.services import api_token_create
+    from mailherd.core.actors import Actor
+
+    _t, token = api_token_create(
+        actor=Actor.for_user(tenants.alice), organization=tenants.acme, name="edge"
+    )
+    response = client.post("/api/v1/domains/none.test/check", HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert response.status_code != 500, response.content

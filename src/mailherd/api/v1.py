@@ -158,12 +158,14 @@ def _server_error(request, exc: Exception):
 def _register_routers() -> None:
     from mailherd.api.account import router as account_router
     from mailherd.deliverability.api import router as deliverability_router
+    from mailherd.dns.api import router as dns_router
     from mailherd.hosting.api import router as hosting_router
     from mailherd.webhooks.api import router as webhooks_router
     from mailherd.webmail.api import router as webmail_router
 
     api.add_router("", hosting_router)
     api.add_router("", deliverability_router)
+    api.add_router("", dns_router)
     api.add_router("", webmail_router)
     api.add_router("", webhooks_router)
     api.add_router("", account_router)

@@ -130,6 +130,15 @@ class EdgeMiddleware:
         from django.core.exceptions import RequestDataTooBig
 
         try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        try:
+            if limit is None or length <= limit:
+                # Read the body first: POST is then parsed from the copy, and a view that wants
+                # the raw body (an API operation with a JSON body) can still have it.
+                request.body  # noqa: B018
             fields = request.POST
         except RequestDataTooBig:
             return too_large_response() if api else None
