@@ -52,7 +52,7 @@ def assert_json(response, status, code=None):
     ],
 )
 def test_a_nul_in_the_api_path_or_query_is_a_json_400(api, path):
-    assert_json(api("get", path), 400, "invalid")
+    assert_json(api("get", path), 400, "bad_request")
 
 
 @pytest.mark.parametrize(
@@ -65,18 +65,13 @@ def test_a_nul_in_the_api_path_or_query_is_a_json_400(api, path):
     ],
 )
 def test_a_nul_in_a_json_body_is_a_json_400(api, path, body):
-    assert_json(api("post", path, body), 400, "invalid")
+    assert_json(api("post", path, body), 400, "bad_request")
 
 
 def test_an_escaped_backslash_before_u0000_is_not_a_nul(api):
     # "\\u0000" in JSON is a backslash then "u0000": not refused as NUL (the view decides).
     response = api("post", "/domains", '{"name": "x\\\\u0000.test"}')
-    assert (
-        response.status_code != 400
-        or response.json()["code"] != "invalid"
-        or ("NUL" not in response.json()["message"])
-    )
-    assert response.status_code < 500
+    assert 400 < response.status_code < 500, response.content[:200]  # a 422 about the name
 
 
 def test_a_nul_in_a_form_body_is_a_plain_400(client):
@@ -109,7 +104,7 @@ def test_client_set_up_urls_refuse_a_nul(client):
 def test_a_body_over_the_upload_limit_is_a_json_413(api, settings):
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
     body = {"address": "a@acme.test", "name": "x" * 2000}
-    assert_json(api("post", "/mailboxes", body), 413, "payload_too_large")
+    assert_json(api("post", "/mailboxes", body), 413, "request_too_large")
 
 
 def test_an_unknown_api_path_is_a_json_404(api, client):

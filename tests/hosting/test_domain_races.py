@@ -101,3 +101,21 @@ def test_two_organizations_verifying_one_domain_at_once_one_wins_the_other_gets_
     loser = next(body for status, _type, body in answers.values() if status == 409)
     assert loser["code"] == "domain_taken" and "another organization" in loser["message"]
     assert Domain.objects.filter(name=name, verified_at__isnull=False).count() == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("query", ["", "?confirm=", "?confirm=other.test"])
+def test_deleting_a_domain_through_the_api_needs_its_name_as_confirm(
+    tenants, mail_server, client, query
+):
+    verified_domain(tenants.acme, "keep.test")
+    headers = _bearer(tenants.alice, tenants.acme)
+    response = client.delete(f"/api/v1/domains/keep.test{query}", **headers)
+    assert response.status_code == 422, response.content[:200]
+    body = response.json()
+    assert body["code"] == "confirmation_required" and body["field"] == "confirm"
+    assert "?confirm=keep.test" in body["message"]
+    assert Domain.objects.filter(name="keep.test").exists()
+    response = client.delete("/api/v1/domains/keep.test?confirm=keep.test", **headers)
+    assert response.status_code == 204
+    assert not Domain.objects.filter(name="keep.test").exists()

@@ -106,7 +106,7 @@ def test_domains(acme_mcp, tenants, mail_server):
 
     refused(acme_mcp.call("add_domain", name="new-acme.test"), "domain_exists")
     refused(acme_mcp.call("get_domain", name="missing.test"), "not_found")
-    refused(acme_mcp.call("delete_domain", name="new-acme.test", confirm="wrong.test"), "invalid")
+    refused(acme_mcp.call("delete_domain", name="new-acme.test", confirm="wrong.test"), "confirmation_required")
     assert Domain.objects.filter(name="new-acme.test").exists()
     assert ok(acme_mcp.call("delete_domain", name="new-acme.test", confirm="new-acme.test")) == {
         "deleted": "new-acme.test"

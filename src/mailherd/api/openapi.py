@@ -15,6 +15,8 @@ ERROR_SCHEMA = {
 }
 
 _ALWAYS = {
+    "400": "`bad_request`: the request cannot be read, or holds a NUL character (path, query"
+    " or body).",
     "401": "`unauthorized`: no valid API token (`Authorization: Bearer <token>`).",
     "403": "`insufficient_scope` (the token's scopes do not cover this), `permission_denied`"
     " (the plan does not include it) or `organization_suspended`.",
@@ -24,7 +26,8 @@ _ALWAYS = {
     "500": "`server_error`: something broke on our side; retrying later is safe.",
 }
 _WRITES = {
-    "400": "`bad_request`: the body is not JSON, or an `Idempotency-Key` is malformed.",
+    "400": "`bad_request`: the body is not JSON or holds a NUL character, or an"
+    " `Idempotency-Key` is malformed.",
     "409": "A conflict: `domain_exists`, `domain_taken`, `address_in_use`, `plan_limit_exceeded`,"
     " `domain_not_verified`, `idempotency_key_reused`, …",
     "413": "`request_too_large`: the body is too large.",

@@ -23,6 +23,12 @@ class ValidationFailed(MailherdError):
     http_status = 422
 
 
+class ConfirmationRequired(ValidationFailed):
+    """A destructive change whose `confirm` does not repeat the name of what it destroys."""
+
+    code = "confirmation_required"
+
+
 class InvalidAddress(ValidationFailed):
     code = "invalid_address"
 

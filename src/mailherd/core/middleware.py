@@ -31,7 +31,7 @@ _CODES = {
     403: ("forbidden", "This request is not allowed."),
     404: ("not_found", "Nothing here: check the path against the API documentation."),
     405: ("method_not_allowed", "This method is not allowed here."),
-    413: ("payload_too_large", "The request body is too large."),
+    413: ("request_too_large", "The request body is too large."),
     500: ("server_error", SERVER_ERROR_MESSAGE),
 }
 
@@ -48,7 +48,7 @@ def too_large_response() -> JsonResponse:
     limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE or 0
     return JsonResponse(
         {
-            "code": "payload_too_large",
+            "code": "request_too_large",
             "message": f"The request body is larger than the {limit // 1024} KiB this API takes.",
         },
         status=413,
@@ -153,7 +153,7 @@ class EdgeMiddleware:
     def _bad_input(api: bool):
         message = "The request contains a NUL character, which no field accepts."
         if api:
-            return JsonResponse({"code": "invalid", "message": message}, status=400)
+            return JsonResponse({"code": "bad_request", "message": message}, status=400)
         return HttpResponse(
             f"Bad request: {message}\n", status=400, content_type="text/plain; charset=utf-8"
         )

@@ -385,11 +385,29 @@ def domains_update(request, name: str, body: DomainPatch):
 
 
 @router.delete("/domains/{name}", response={204: None, 404: ErrorOut, 422: ErrorOut})
-def domains_delete(request, name: str, confirm: str | None = None):
-    """Remove the domain with its mailboxes and aliases. `confirm` must repeat the name (defaults to it for scripts)."""
-    services.domain_delete(
-        actor=request.actor, organization=request.organization, name=name, confirm=confirm or name
-    )
+def domains_delete(
+    request,
+    name: str,
+    confirm: str = Query(
+        "", description="Must repeat the domain's name: the removal takes every mailbox with it"
+    ),
+):
+    """Remove the domain with its mailboxes and aliases: `DELETE /domains/{name}?confirm={name}`.
+
+    Without `confirm`, or when it names another domain, 422 `confirmation_required` and nothing
+    is removed."""
+    from mailherd.core.errors import ConfirmationRequired
+
+    try:
+        services.domain_delete(
+            actor=request.actor, organization=request.organization, name=name, confirm=confirm
+        )
+    except ConfirmationRequired:
+        raise ConfirmationRequired(
+            f"Removing {name} deletes all its mailboxes and aliases: repeat its name as"
+            f" ?confirm={name} to go ahead.",
+            field="confirm",
+        ) from None
     return Status(204, None)
 
 

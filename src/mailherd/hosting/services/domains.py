@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from mailherd.core.actors import Actor
 from mailherd.core.audit import audit_record
-from mailherd.core.errors import NotFound, ValidationFailed
+from mailherd.core.errors import ConfirmationRequired, NotFound
 from mailherd.dns.resolver import LookupFailed, lookup_txt
 from mailherd.hosting.errors import DomainExists, DomainNotVerified, DomainTaken
 from mailherd.hosting.models import Domain, ProvisioningOp
@@ -152,7 +152,7 @@ def domain_delete(
     if domain is None:
         raise NotFound(f"No domain {name} in this organization.")
     if (confirm or "").strip().lower().rstrip(".") not in (domain.name, domain.unicode_name):
-        raise ValidationFailed(
+        raise ConfirmationRequired(
             f"Type {domain.unicode_name} to confirm the removal.", field="confirm"
         )
     if domain.is_verified:
