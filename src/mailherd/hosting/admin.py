@@ -1,13 +1,54 @@
 from django.contrib import admin, messages
+from django.shortcuts import redirect
+from django.urls import reverse
 
 from mailherd.core.actors import Actor
+from mailherd.core.errors import MailherdError
+from mailherd.hosting import services
 from mailherd.hosting.models import Alias, Domain, DriftReport, Mailbox, ProvisioningOp
 from mailherd.hosting.services.outbox import outbox_discard, outbox_retry
 from mailherd.operator.confirm import confirm_action
 
 
+def _actor(request) -> Actor:
+    return Actor.for_user(request.user, ip=request.META.get("REMOTE_ADDR"))
+
+
+class DeleteThroughServices:
+    """The stock delete view and "Delete selected" go through the portal's delete service.
+
+    So a back-office delete writes the outbox row that removes the object from
+    Mailcow and the audit row, like the portal's; never just the database row
+    (Mailcow would keep the object and count it against the domain's limits).
+    """
+
+    def service_delete(self, actor: Actor, obj) -> None:
+        raise NotImplementedError
+
+    def delete_model(self, request, obj):
+        self.service_delete(_actor(request), obj)
+
+    def delete_queryset(self, request, queryset):
+        actor, refused = _actor(request), []
+        for obj in list(queryset):
+            try:
+                self.service_delete(actor, obj)
+            except MailherdError as exc:
+                refused.append(f"{obj}: {exc}")
+        if refused:
+            self.message_user(request, "Not deleted: " + "; ".join(refused), messages.ERROR)
+
+    def delete_view(self, request, object_id, extra_context=None):
+        try:
+            return super().delete_view(request, object_id, extra_context)
+        except MailherdError as exc:
+            self.message_user(request, f"Not deleted: {exc}", messages.ERROR)
+            opts = self.model._meta
+            return redirect(reverse(f"{self.admin_site.name}:{opts.app_label}_{opts.model_name}_changelist"))
+
+
 @admin.register(Domain)
-class DomainAdmin(admin.ModelAdmin):
+class DomainAdmin(DeleteThroughServices, admin.ModelAdmin):
     list_display = ["name", "organization", "status", "mail_server", "verified_at", "created_at"]
     list_filter = ["status", "mail_server"]
     search_fields = ["name", "organization__name"]
@@ -17,9 +58,12 @@ class DomainAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False  # customers add domains; the back office looks
 
+    def service_delete(self, actor, obj):
+        services.domain_delete(actor=actor, organization=obj.organization, name=obj.name, confirm=obj.name)
+
 
 @admin.register(Mailbox)
-class MailboxAdmin(admin.ModelAdmin):
+class MailboxAdmin(DeleteThroughServices, admin.ModelAdmin):
     list_display = [
         "address",
         "organization",
@@ -37,9 +81,12 @@ class MailboxAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
+    def service_delete(self, actor, obj):
+        services.mailbox_delete(actor=actor, organization=obj.organization, address=obj.address)
+
 
 @admin.register(Alias)
-class AliasAdmin(admin.ModelAdmin):
+class AliasAdmin(DeleteThroughServices, admin.ModelAdmin):
     list_display = ["address", "organization", "enabled", "sync_status"]
     list_filter = ["sync_status", "enabled"]
     search_fields = ["address", "organization__name"]
@@ -48,6 +95,9 @@ class AliasAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+    def service_delete(self, actor, obj):
+        services.alias_delete(actor=actor, organization=obj.organization, address=obj.address)
 
 
 @admin.register(ProvisioningOp)
@@ -103,6 +153,9 @@ class ProvisioningOpAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # a row is retried or discarded (audited), never deleted
 
 
 @admin.register(DriftReport)
