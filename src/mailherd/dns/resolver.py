@@ -2,23 +2,33 @@
 
 import dns.asyncresolver
 import dns.exception
+import dns.nameserver
 import dns.resolver
 from django.conf import settings
 
 
+def parse_nameserver(entry: str) -> tuple[str, int]:
+    """ "1.2.3.4", "1.2.3.4:5300", "::1", "[::1]:5300" → (address, port)."""
+    entry = entry.strip()
+    if entry.startswith("["):
+        host, _, rest = entry[1:].partition("]")
+        return host, int(rest.removeprefix(":") or 53)
+    if entry.count(":") == 1:
+        host, _, port = entry.partition(":")
+        return host, int(port or 53)
+    return entry, 53
+
+
 def _nameservers() -> list[tuple[str, int]]:
-    servers = []
-    for entry in settings.MAILHERD_DNS_NAMESERVERS:
-        host, _, port = entry.rpartition(":") if entry.count(":") == 1 else (entry, "", "53")
-        servers.append((host or entry, int(port or 53)))
-    return servers
+    return [parse_nameserver(entry) for entry in settings.MAILHERD_DNS_NAMESERVERS if entry.strip()]
 
 
 def _configure(resolver) -> None:
     servers = _nameservers()
     if servers:
-        resolver.nameservers = [host for host, _ in servers]
-        resolver.port = servers[0][1]
+        # Each server with its own port (the resolver's single `port` applies only to bare
+        # addresses).
+        resolver.nameservers = [dns.nameserver.Do53Nameserver(host, port) for host, port in servers]
     resolver.lifetime = settings.MAILHERD_DNS_TIMEOUT
     resolver.timeout = min(2.0, settings.MAILHERD_DNS_TIMEOUT)
 
