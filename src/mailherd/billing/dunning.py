@@ -81,7 +81,8 @@ def dunning_step(*, subscription_id: int, now: datetime | None = None) -> bool:
         return True
 
     # 1. Retry the open invoices if a retry day has come (network: no transaction held).
-    retries_due = retries_due_by(row=row, now=now) if row.in_dunning else 0
+    # Manual billing has no card to retry: the operator records the payment.
+    retries_due = retries_due_by(row=row, now=now) if row.in_dunning and not row.manual else 0
     if row.dunning_retries < retries_due:
         _retry(row=row, now=now, retries_due=retries_due)
         row.refresh_from_db()
@@ -224,24 +225,32 @@ def suspension_stages_run(*, row: Subscription, now: datetime) -> None:
 
 def suspension_stage_times(*, row: Subscription) -> list[datetime]:
     """The dates of the suspension stages still ahead (for `next_dunning_time`)."""
+    return [when for when, _label in suspension_stage_steps(row=row)]
+
+
+def suspension_stage_steps(*, row: Subscription) -> list[tuple[datetime, str]]:
+    """The suspension stages still ahead, as (date, what happens)."""
     organization = _suspended_organization(row)
     if organization is None:
         return []
     since = organization.suspended_at
-    times = []
+    steps = []
     if organization.suspension_stage == Organization.SuspensionStage.LOGIN_DISABLED:
-        times.append(since + conf.deactivate_after())
+        steps.append((since + conf.deactivate_after(), "Deactivate mailboxes and domains"))
     when = since + conf.delete_after()
     sent = _warnings_sent(row, organization)
     warnings = conf.deletion_warning_days()
     last_sent = max(
         (i for i, days in enumerate(warnings) if _warning_kind(days) in sent), default=-1
     )
-    times += [when - timedelta(days=days) for days in warnings[last_sent + 1 :]]
+    steps += [
+        (when - timedelta(days=days), f"Email: deletion warning ({days} days before)")
+        for days in warnings[last_sent + 1 :]
+    ]
     deletion = deletion_time(row=row, organization=organization)
     if deletion is not None:
-        times.append(deletion)
-    return times
+        steps.append((deletion, "Delete the mail data"))
+    return steps
 
 
 def _retry(*, row: Subscription, now: datetime, retries_due: int) -> None:
@@ -287,28 +296,59 @@ def notice_due(*, row: Subscription, now: datetime) -> str:
     return "" if sent.intersection(later) else latest
 
 
+NOTICE_LABELS = {
+    "billing_payment_failed": "Email: payment failed",
+    "billing_payment_reminder": "Email: payment reminder",
+    "billing_final_notice": "Email: final notice",
+}
+
+
+def dunning_steps(*, row: Subscription, now: datetime) -> list[tuple[datetime, str]]:
+    """Every dunning step still ahead of `now` for this subscription, earliest first."""
+    steps = suspension_stage_steps(row=row)
+    if row.in_dunning:
+        start = row.dunning_started_at
+        schedule = conf.notices()
+        sent = set(
+            DunningNotice.objects.filter(subscription=row, episode_started_at=start).values_list(
+                "kind", flat=True
+            )
+        )
+        last_sent = max(
+            (i for i, (kind, _day) in enumerate(schedule) if kind in sent), default=-1
+        )
+        if not row.manual:
+            steps += [
+                (start + timedelta(days=day), "Retry the payment")
+                for day in conf.retry_days()[row.dunning_retries :]
+            ]
+        steps += [
+            (start + timedelta(days=day), NOTICE_LABELS.get(kind, f"Email: {kind}"))
+            for kind, day in schedule[last_sent + 1 :]
+        ]
+        if not row.suspended_by_billing:
+            steps.append((start + conf.grace_period(), "Suspend mail (sign-in refused)"))
+    return sorted((step for step in steps if step[0] > now), key=lambda step: step[0])
+
+
+def dunning_next_step(*, row: Subscription, now: datetime | None = None):
+    """(date, what) of the next dunning step, or None (shown in the back office)."""
+    if not row.in_dunning and not row.suspended_by_billing:
+        return None
+    now = now or timezone.now()
+    steps = dunning_steps(row=row, now=now)
+    if not steps:
+        return None
+    first = steps[0][0]
+    labels = [label for when, label in steps if when == first]
+    return first, "; ".join(dict.fromkeys(labels))
+
+
 def next_dunning_time(*, row: Subscription, now: datetime) -> datetime | None:
     """When the sweep must look at this subscription again (None: nothing left to do).
 
     Call after a step has done everything due by `now`: only later dates count,
     and notices skipped because a later one went out are not waited for.
     """
-    stages = suspension_stage_times(row=row)
-    if not row.in_dunning:
-        future = [when for when in stages if when > now]
-        return min(future) if future else None
-    start = row.dunning_started_at
-    schedule = conf.notices()
-    sent = set(
-        DunningNotice.objects.filter(subscription=row, episode_started_at=start).values_list(
-            "kind", flat=True
-        )
-    )
-    last_sent = max((i for i, (kind, _day) in enumerate(schedule) if kind in sent), default=-1)
-    candidates = [start + timedelta(days=day) for day in conf.retry_days()[row.dunning_retries :]]
-    candidates += [start + timedelta(days=day) for _kind, day in schedule[last_sent + 1 :]]
-    if not row.suspended_by_billing:
-        candidates.append(start + conf.grace_period())
-    candidates += stages
-    future = [when for when in candidates if when > now]
-    return min(future) if future else None
+    steps = dunning_steps(row=row, now=now)
+    return steps[0][0] if steps else None

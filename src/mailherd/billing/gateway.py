@@ -314,14 +314,36 @@ def subscription_get(subscription_id: str) -> RemoteSubscription:
         return _subscription(client().v1.subscriptions.retrieve(subscription_id))
 
 
+PRORATIONS = ("create_prorations", "always_invoice", "none")
+
+
 def subscription_change_price(
-    *, subscription: RemoteSubscription, price_id: str
+    *, subscription: RemoteSubscription, price_id: str, proration: str = ""
 ) -> RemoteSubscription:
-    """Switch the single item to another price; Stripe prorates by default (both servers)."""
-    with _call():
-        updated = client().v1.subscriptions.update(
-            subscription.id, params={"items": [{"id": subscription.item_id, **item_for(price_id)}]}
-        )
+    """Switch the single item to another price.
+
+    `proration` is Stripe's `proration_behavior` ("create_prorations": credit and
+    charge the difference on the next invoice, "always_invoice": invoice it now,
+    "none"); empty: Stripe's default (prorate). localstripe knows only the legacy
+    `prorate` flag, used when the current parameter is refused.
+    """
+    params: dict[str, Any] = {"items": [{"id": subscription.item_id, **item_for(price_id)}]}
+    if proration and proration not in PRORATIONS:
+        raise ValueError(f"unknown proration behaviour {proration!r}")
+    c = client()
+    try:
+        with _call():
+            updated = c.v1.subscriptions.update(
+                subscription.id,
+                params={**params, **({"proration_behavior": proration} if proration else {})},
+            )
+    except (stripe.InvalidRequestError, BillingUnavailable):
+        if not proration:
+            raise
+        with _call():  # localstripe (legacy API): prorate=true/false
+            updated = c.v1.subscriptions.update(
+                subscription.id, params={**params, "prorate": proration != "none"}
+            )
     return _subscription(updated)
 
 
@@ -388,16 +410,68 @@ def invoice_pay(invoice_id: str) -> PaymentAttempt:
     return PaymentAttempt(invoice=invoice, error="" if invoice.status == "paid" else error)
 
 
-def refund_create(*, payment_intent_id: str, amount: int, invoice_id: str) -> RemoteRefund:
+REFUND_METADATA_KEY = "mailherd_refund"
+
+
+def refund_create(
+    *, payment_intent_id: str, amount: int, invoice_id: str, idempotency_key: str
+) -> RemoteRefund:
+    """Refund `amount` cents of a payment. The same key never refunds twice (Stripe keeps
+    keys 24 hours); the key is also kept in the refund's metadata, so the webhook mirror
+    recognises the refund as ours."""
     with _call():
         refund = client().v1.refunds.create(
             params={
                 "payment_intent": payment_intent_id,
                 "amount": amount,
-                "metadata": {"invoice": invoice_id},
-            }
+                "metadata": {"invoice": invoice_id, REFUND_METADATA_KEY: idempotency_key},
+            },
+            options={"idempotency_key": f"mailherd-refund-{idempotency_key}"},
         )
     return RemoteRefund(id=refund.id, amount=int(refund.amount), status=refund.status or "")
+
+
+@dataclass(frozen=True)
+class RemoteChargeRefund:
+    id: str
+    amount: int
+    status: str
+    key: str  # our idempotency key, when Mailherd made the refund
+
+
+@dataclass(frozen=True)
+class RemoteCharge:
+    id: str
+    payment_intent_id: str
+    invoice_id: str
+    amount_refunded: int
+    refunds: list[RemoteChargeRefund]
+
+
+def charge_get(charge_id: str) -> RemoteCharge:
+    """A charge with all its refunds (however they were made: here or in Stripe's dashboard)."""
+    c = client()
+    with _call():
+        charge = _d(c.v1.charges.retrieve(charge_id))
+        refunds = c.v1.refunds.list(params={"charge": charge_id, "limit": 100})
+    items = [_d(r) for r in refunds.data]
+    return RemoteCharge(
+        id=charge["id"],
+        payment_intent_id=_id(charge.get("payment_intent")),
+        invoice_id=_id(charge.get("invoice")),
+        amount_refunded=int(
+            charge.get("amount_refunded") or sum(int(r.get("amount") or 0) for r in items)
+        ),
+        refunds=[
+            RemoteChargeRefund(
+                id=r["id"],
+                amount=int(r.get("amount") or 0),
+                status=r.get("status") or "",
+                key=(r.get("metadata") or {}).get(REFUND_METADATA_KEY, ""),
+            )
+            for r in items
+        ],
+    )
 
 
 # -- catalogue ----------------------------------------------------------------
@@ -411,35 +485,63 @@ def product_and_price_create(
     Return (product_id, price_or_plan_id). The plan's slug is kept in the
     price's metadata so that the sync can map a subscription back to a plan.
     """
+    with _call():
+        product = client().v1.products.create(
+            params={"name": name, "metadata": {PLAN_METADATA_KEY: slug}}
+        )
+    price_id = price_create(
+        product_id=product.id,
+        slug=slug,
+        amount_cents=amount_cents,
+        currency=currency,
+        interval=interval,
+    )
+    return product.id, price_id
+
+
+def price_amount(price_id: str) -> int | None:
+    """The unit amount (cents) of a Price or legacy Plan; None if Stripe does not know it."""
+    c = client()
+    try:
+        with _call():
+            if price_id.startswith("plan_"):
+                return int(_d(c.v1.plans.retrieve(price_id)).get("amount") or 0)
+            return int(_d(c.v1.prices.retrieve(price_id)).get("unit_amount") or 0)
+    except stripe.InvalidRequestError:
+        return None
+
+
+def price_create(
+    *, product_id: str, slug: str, amount_cents: int, currency: str, interval: str = "month"
+) -> str:
+    """A new recurring price on an existing product (a legacy Plan where Prices are unknown)."""
     c = client()
     metadata = {PLAN_METADATA_KEY: slug}
-    with _call():
-        product = c.v1.products.create(params={"name": name, "metadata": metadata})
     try:
         price = c.v1.prices.create(
             params={
-                "product": product.id,
+                "product": product_id,
                 "unit_amount": amount_cents,
                 "currency": currency,
                 "recurring": {"interval": interval},
                 "metadata": metadata,
             }
         )
-        return product.id, price.id
+        return price.id
     except (stripe.InvalidRequestError, stripe.APIError) as exc:  # localstripe: no /v1/prices
         if getattr(exc, "http_status", None) != 404:
             raise
         with _call():
             plan = c.v1.plans.create(
                 params={
-                    "product": product.id,
+                    "product": product_id,
                     "amount": amount_cents,
                     "currency": currency,
                     "interval": interval,
                     "metadata": metadata,
                 }
             )
-        return product.id, plan.id
+        return plan.id
 
 
 # -- webhooks -----------------------------------------------------------------

@@ -57,6 +57,10 @@ class Subscription(models.Model):
     # (an operator's suspension for abuse is not undone by a payment).
     suspended_by_billing = models.BooleanField(default=False)
 
+    # Manual billing (no Stripe): the operator approves plans and records invoices and
+    # payments by hand; overdue invoices run the same dunning and suspension stages.
+    manual = models.BooleanField(default=False)
+
     synced_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -116,6 +120,13 @@ class Invoice(models.Model):
     invoice_pdf = models.URLField(max_length=500, blank=True)
     stripe_payment_intent_id = models.CharField(max_length=100, blank=True)
     issued_at = models.DateTimeField()
+    # Manual billing: an invoice the operator recorded (its id is "manual_…"), when it is
+    # due, and how the payment was recorded.
+    manual = models.BooleanField(default=False)
+    description = models.CharField(max_length=255, blank=True)
+    due_at = models.DateTimeField(null=True, blank=True)
+    paid_at = models.DateTimeField(null=True, blank=True)
+    payment_reference = models.CharField(max_length=255, blank=True)
     synced_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -141,9 +152,13 @@ class Invoice(models.Model):
 class Refund(models.Model):
     invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="refunds")
     stripe_refund_id = models.CharField(max_length=100, unique=True)
+    stripe_charge_id = models.CharField(max_length=100, blank=True)
+    # One key per refund the operator asked for (the refund form's nonce): a double
+    # submit finds the row and refunds once; sent to Stripe as its idempotency key.
+    idempotency_key = models.CharField(max_length=100, null=True, blank=True, unique=True)
     amount = models.PositiveIntegerField(help_text="Cents")
     reason = models.CharField(max_length=255, blank=True)
-    status = models.CharField(max_length=30, default="succeeded")
+    status = models.CharField(max_length=30, default="succeeded")  # "pending" while sent
     created_by = models.CharField(max_length=255, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -161,7 +176,8 @@ class WebhookEvent(models.Model):
         RECEIVED = "received", "Received"
         PROCESSED = "processed", "Processed"
         IGNORED = "ignored", "Ignored (not an event we act on)"
-        FAILED = "failed", "Failed"
+        FAILED = "failed", "Failed (will be tried again)"
+        DEAD = "dead", "Dead letter (gave up)"
 
     stripe_event_id = models.CharField(max_length=100, unique=True)
     type = models.CharField(max_length=100, db_index=True)
@@ -175,12 +191,22 @@ class WebhookEvent(models.Model):
     duplicates = models.PositiveIntegerField(default=0)
     received_at = models.DateTimeField(auto_now_add=True)
     processed_at = models.DateTimeField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-received_at"]
 
     def __str__(self) -> str:
         return f"{self.type} {self.stripe_event_id}"
+
+
+class WebhookDeadLetter(WebhookEvent):
+    """The back office's dead-letter list: events that kept failing and are no longer tried."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "dead-letter webhook event"
+        verbose_name_plural = "dead-letter webhook events"
 
 
 class DunningNotice(models.Model):
@@ -201,3 +227,89 @@ class DunningNotice(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} for {self.subscription}"
+
+
+class PlanRequest(models.Model):
+    """Manual billing: a customer asks for a plan; the operator approves or declines it."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for approval"
+        APPROVED = "approved", "Approved"
+        DECLINED = "declined", "Declined"
+        WITHDRAWN = "withdrawn", "Withdrawn"
+
+    organization = models.ForeignKey(
+        "tenancy.Organization", on_delete=models.CASCADE, related_name="plan_requests"
+    )
+    plan = models.ForeignKey("plans.Plan", on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    requested_by = models.CharField(max_length=255, blank=True)
+    decided_by = models.CharField(max_length=255, blank=True)
+    note = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization"],
+                condition=Q(status="pending"),
+                name="one_pending_plan_request",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organization} → {self.plan} ({self.get_status_display()})"
+
+
+class BillingSettings(models.Model):
+    """The one row (pk=1) of billing knobs the operator edits in the back office.
+
+    A blank field falls back to the environment's default (Django settings
+    BILLING_*, then the built-in default): see conf.py.
+    """
+
+    retry_days = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text="Days after the first failed payment on which it is retried, e.g. 1, 3, 5, 7",
+    )
+    grace_days = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="Days after the first failure before mail is suspended"
+    )
+    reminder_day = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="Day of the payment reminder email"
+    )
+    final_notice_day = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="Day of the final notice email"
+    )
+    deactivate_days = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        help_text="Days after the suspension before mailboxes and domains are deactivated",
+    )
+    delete_days = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="Days after the suspension before the mail data is deleted"
+    )
+    deletion_warning_days = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text="Days before the deletion on which a warning goes out, e.g. 14, 3",
+    )
+    manual_invoice_due_days = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="Manual billing: days a recorded invoice is payable"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "billing settings"
+        verbose_name_plural = "billing settings"
+
+    def __str__(self) -> str:
+        return "Billing settings"
+
+    @classmethod
+    def load(cls) -> "BillingSettings":
+        row, _ = cls.objects.get_or_create(pk=1)
+        return row

@@ -41,7 +41,14 @@ def billing_email_send(*, organization_id: int, template: str, context: dict) ->
         ).upper(),
         "suspend_on": suspend_on,
         "billing_url": settings.SITE_URL + reverse("billing:overview", args=[organization.slug]),
-        "card_url": settings.SITE_URL + reverse("billing:card", args=[organization.slug]),
+        # Manual billing has no card: its links lead to the invoices and the provider's contact.
+        "card_url": settings.SITE_URL
+        + reverse(
+            "billing:overview"
+            if subscription is not None and subscription.manual
+            else "billing:card",
+            args=[organization.slug],
+        ),
         **context,
     }
     sent = 0

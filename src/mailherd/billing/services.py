@@ -313,37 +313,78 @@ def billing_sync(*, subscription_id: int) -> Subscription:
 
 
 def invoice_refund(
-    *, actor: Actor, invoice_id: int, amount: int | None = None, reason: str = ""
+    *,
+    actor: Actor,
+    invoice_id: int,
+    amount: int | None = None,
+    reason: str = "",
+    idempotency_key: str = "",
 ) -> Refund:
-    """Refund an invoice fully (amount None) or partly, in cents; recorded on the invoice."""
+    """Refund an invoice fully (amount None) or partly, in cents; recorded on the invoice.
+
+    Refunds once per `idempotency_key` (the refund form's nonce), even when the
+    form is submitted twice at the same moment: the invoice row is locked while
+    the refund is reserved (a pending row that already counts as refunded), the
+    key goes to Stripe as its idempotency key, and a second request with the
+    same key gets the first one's refund back. Without a key, one is derived
+    from the invoice's refunded total, so a retried call does not refund twice.
+    """
+    import uuid
+
     if not actor.user or not actor.user.is_staff:
         raise PermissionDenied("Only the operator can refund.")
-    invoice = Invoice.objects.get(pk=invoice_id)
-    amount = invoice.refundable if amount is None else amount
-    if invoice.status != Invoice.Status.PAID or not invoice.stripe_payment_intent_id:
-        raise InvalidRefund("Only a paid invoice can be refunded.", field="amount")
-    if amount <= 0 or amount > invoice.refundable:
-        raise InvalidRefund(
-            f"Refund between 0.01 and {invoice.refundable / 100:.2f} {invoice.currency.upper()}.",
-            field="amount",
-        )
-    remote = gateway.refund_create(
-        payment_intent_id=invoice.stripe_payment_intent_id,
-        amount=amount,
-        invoice_id=invoice.stripe_invoice_id,
-    )
     with transaction.atomic(durable=True):
+        invoice = Invoice.objects.select_for_update().select_related("organization").get(
+            pk=invoice_id
+        )
+        amount = invoice.refundable if amount is None else amount
+        key = idempotency_key or f"inv{invoice.pk}-at{invoice.amount_refunded}-{amount}"
+        existing = Refund.objects.filter(idempotency_key=key).first()
+        if existing is not None:
+            return existing  # a double submit: the first request made (or is making) it
+        if invoice.status != Invoice.Status.PAID or not invoice.stripe_payment_intent_id:
+            raise InvalidRefund("Only a paid invoice can be refunded.", field="amount")
+        if amount <= 0 or amount > invoice.refundable:
+            raise InvalidRefund(
+                f"Refund between 0.01 and {invoice.refundable / 100:.2f} "
+                f"{invoice.currency.upper()}.",
+                field="amount",
+            )
         refund = Refund.objects.create(
             invoice=invoice,
-            stripe_refund_id=remote.id,
-            amount=remote.amount,
-            status=remote.status,
+            stripe_refund_id=f"pending_{uuid.uuid4().hex}",
+            idempotency_key=key,
+            amount=amount,
+            status="pending",
             reason=reason[:255],
             created_by=actor.label[:255],
         )
         Invoice.objects.filter(pk=invoice.pk).update(
-            amount_refunded=F("amount_refunded") + remote.amount
+            amount_refunded=F("amount_refunded") + amount
         )
+    try:
+        remote = gateway.refund_create(
+            payment_intent_id=invoice.stripe_payment_intent_id,
+            amount=amount,
+            invoice_id=invoice.stripe_invoice_id,
+            idempotency_key=key,
+        )
+    except Exception:
+        with transaction.atomic(durable=True):  # nothing was refunded: release the reservation
+            Invoice.objects.select_for_update().filter(pk=invoice.pk).update(
+                amount_refunded=F("amount_refunded") - amount
+            )
+            Refund.objects.filter(pk=refund.pk, status="pending").delete()
+        raise
+    with transaction.atomic(durable=True):
+        Invoice.objects.select_for_update().get(pk=invoice.pk)
+        twin = Refund.objects.filter(stripe_refund_id=remote.id).exclude(pk=refund.pk).first()
+        if twin is not None:  # the webhook mirrored it first: keep one row
+            twin.delete()
+        Refund.objects.filter(pk=refund.pk).update(
+            stripe_refund_id=remote.id, status=remote.status or "succeeded", amount=remote.amount
+        )
+        _refunded_total_set(invoice_id=invoice.pk)
         audit_record(
             actor=actor,
             action="billing.invoice_refund",
@@ -351,7 +392,80 @@ def invoice_refund(
             obj=invoice,
             data={"amount": remote.amount, "reason": reason, "refund": remote.id},
         )
+    refund.refresh_from_db()
     return refund
+
+
+def _refunded_total_set(*, invoice_id: int) -> None:
+    from django.db.models import Sum
+
+    total = (
+        Refund.objects.filter(invoice_id=invoice_id)
+        .exclude(status__in=["failed", "canceled"])
+        .aggregate(total=Sum("amount"))["total"]
+        or 0
+    )
+    Invoice.objects.filter(pk=invoice_id).update(amount_refunded=total)
+
+
+def charge_refunds_mirror(*, charge_id: str) -> bool:
+    """Mirror a charge's refunds from Stripe (`charge.refunded`): those made in Stripe's
+    dashboard appear on the invoice; Mailherd's own are recognised by their key.
+
+    Return False when no invoice has this payment.
+    """
+    charge = gateway.charge_get(charge_id)
+    with transaction.atomic(durable=True):
+        invoice = (
+            Invoice.objects.select_for_update()
+            .select_related("organization")
+            .filter(stripe_payment_intent_id=charge.payment_intent_id)
+            .first()
+            if charge.payment_intent_id
+            else None
+        )
+        if invoice is None and charge.invoice_id:
+            invoice = (
+                Invoice.objects.select_for_update()
+                .select_related("organization")
+                .filter(stripe_invoice_id=charge.invoice_id)
+                .first()
+            )
+        if invoice is None:
+            return False
+        new = []
+        for remote in charge.refunds:
+            if Refund.objects.filter(stripe_refund_id=remote.id).exists():
+                Refund.objects.filter(stripe_refund_id=remote.id).update(status=remote.status)
+                continue
+            ours = (
+                Refund.objects.filter(idempotency_key=remote.key).first() if remote.key else None
+            )
+            if ours is not None:  # ours, still pending here: the webhook came first
+                Refund.objects.filter(pk=ours.pk).update(
+                    stripe_refund_id=remote.id, status=remote.status, amount=remote.amount
+                )
+                continue
+            Refund.objects.create(
+                invoice=invoice,
+                stripe_refund_id=remote.id,
+                stripe_charge_id=charge.id,
+                amount=remote.amount,
+                status=remote.status or "succeeded",
+                reason="Refunded in Stripe",
+                created_by="Stripe dashboard",
+            )
+            new.append({"refund": remote.id, "amount": remote.amount})
+        _refunded_total_set(invoice_id=invoice.pk)
+        if new:
+            audit_record(
+                actor=Actor.system(),
+                action="billing.refund_mirror",
+                organization=invoice.organization,
+                obj=invoice,
+                data={"refunds": new, "charge": charge.id},
+            )
+    return True
 
 
 def plan_stripe_link(*, actor: Actor, plan: Plan) -> Plan:
@@ -371,3 +485,162 @@ def plan_stripe_link(*, actor: Actor, plan: Plan) -> Plan:
         audit_record(actor=actor, action="billing.plan_link", obj=plan, data={"price": price_id})
     plan.refresh_from_db()
     return plan
+
+
+def plan_stripe_price_update(*, actor: Actor, plan: Plan) -> Plan:
+    """After a price edit: give a linked plan a new Stripe price at its current amount.
+
+    Stripe prices cannot change; new subscriptions (and plan changes) use the
+    new one, existing subscriptions keep the price they have until they are
+    changed (the sync still maps them to this plan through the price's metadata).
+    Nothing happens when the plan is not linked or its price already matches.
+    """
+    plan.refresh_from_db()
+    if not plan.stripe_price_id or not plan.stripe_product_id:
+        return plan
+    current = gateway.price_amount(plan.stripe_price_id)
+    if current == plan.price_monthly_cents:
+        return plan
+    price_id = gateway.price_create(
+        product_id=plan.stripe_product_id,
+        slug=plan.slug,
+        amount_cents=plan.price_monthly_cents,
+        currency=plan.currency,
+    )
+    with transaction.atomic():
+        previous = plan.stripe_price_id
+        Plan.objects.filter(pk=plan.pk).update(stripe_price_id=price_id)
+        audit_record(
+            actor=actor,
+            action="billing.plan_price_new",
+            obj=plan,
+            data={"from": previous, "to": price_id, "amount": plan.price_monthly_cents},
+        )
+    plan.refresh_from_db()
+    return plan
+
+
+def operator_plan_change(
+    *, actor: Actor, organization_id: int, plan_id: int, proration: str = "create_prorations"
+):
+    """The back office's plan change. With a live Stripe subscription, the subscription moves
+    to the plan's price first (`proration` as the operator chose), so that Stripe charges the
+    new price and the next sync agrees; otherwise the plan is set directly (manual billing
+    keeps its subscription row in step).
+    """
+    from mailherd.operator.errors import PlanChangeRefused
+    from mailherd.operator.services import organization_plan_change
+    from mailherd.tenancy.models import Organization
+
+    organization = Organization.objects.select_related("plan").get(pk=organization_id)
+    plan = Plan.objects.filter(pk=plan_id).first()
+    if plan is None:
+        raise NotFound("No such plan.", field="plan")
+    row = Subscription.objects.filter(organization=organization).first()
+    stripe_live = (
+        row is not None and not row.manual and row.is_live and bool(row.stripe_subscription_id)
+    )
+    if not stripe_live:
+        organization = organization_plan_change(
+            actor=actor, organization_id=organization.pk, plan_id=plan.pk
+        )
+        if row is not None and row.manual and row.plan_id != plan.pk:
+            Subscription.objects.filter(pk=row.pk).update(plan=plan)
+        return organization
+    if not conf.billing_enabled():
+        raise BillingDisabled()
+    if plan.pk == organization.plan_id and row.plan_id == plan.pk:
+        return organization
+    if not plan.stripe_price_id:
+        raise PlanChangeRefused(
+            f"{plan.name} has no Stripe price yet: use “Create in Stripe” on the plan first.",
+            field="plan",
+        )
+    problems = plan_fit_problems(organization=organization, plan=plan)
+    if problems:
+        raise PlanChangeRefused(
+            f"{organization.name} uses more than {plan.name} allows: " + "; ".join(problems) + ".",
+            field="plan",
+            problems=problems,
+        )
+    remote = gateway.subscription_get(row.stripe_subscription_id)
+    gateway.subscription_change_price(
+        subscription=remote, price_id=plan.stripe_price_id, proration=proration
+    )
+    audit_record(
+        actor=actor,
+        action="billing.plan_change",
+        organization=organization,
+        obj=row,
+        data={
+            "from": row.plan.slug if row.plan else None,
+            "to": plan.slug,
+            "proration": proration,
+            "by": "operator",
+        },
+    )
+    error = ""
+    if proration == "always_invoice" and row.status != Subscription.Status.TRIALING:
+        # localstripe leaves the proration pending: invoice it now, as Stripe would.
+        invoice = gateway.invoice_create_for_subscription(
+            customer_id=row.stripe_customer_id, subscription_id=row.stripe_subscription_id
+        )
+        if invoice is not None and invoice.status in ("draft", "open"):
+            error = gateway.invoice_pay(invoice.id).error
+    row = _apply(row)
+    if error:
+        Subscription.objects.filter(pk=row.pk).update(last_payment_error=error[:255])
+    organization.refresh_from_db()
+    return organization
+
+
+SETTINGS_FIELDS = (
+    "retry_days",
+    "grace_days",
+    "reminder_day",
+    "final_notice_day",
+    "deactivate_days",
+    "delete_days",
+    "deletion_warning_days",
+    "manual_invoice_due_days",
+)
+
+
+def billing_settings_update(*, actor: Actor, values: dict):
+    """Save the back office's billing knobs (blank: the environment's default), audited.
+
+    Subscriptions in an episode are rescheduled so the new days apply to them.
+    """
+    from mailherd.billing.models import BillingSettings
+    from mailherd.core.errors import ValidationFailed
+
+    if not actor.user or not actor.user.is_staff:
+        raise PermissionDenied("Only the operator can change billing settings.")
+    for field in ("retry_days", "deletion_warning_days"):
+        text = values.get(field) or ""
+        try:
+            days = conf.parse_days(text)
+        except ValueError as exc:
+            raise ValidationFailed(
+                f"Days as numbers separated by commas ({exc}).", field=field
+            ) from exc
+        values[field] = ", ".join(str(d) for d in days)
+    with transaction.atomic():
+        row, _ = BillingSettings.objects.select_for_update().get_or_create(pk=1)
+        before = {f: getattr(row, f) for f in SETTINGS_FIELDS}
+        for field in SETTINGS_FIELDS:
+            if field in values:
+                setattr(row, field, values[field] if values[field] != "" else None)
+        for field in ("retry_days", "deletion_warning_days"):
+            if getattr(row, field) is None:
+                setattr(row, field, "")
+        row.save()
+        after = {f: getattr(row, f) for f in SETTINGS_FIELDS}
+        changed = {f: [before[f], after[f]] for f in SETTINGS_FIELDS if before[f] != after[f]}
+        if changed:
+            audit_record(actor=actor, action="billing.settings_update", obj=row, data=changed)
+        # The sweep looks at every scheduled account again and plans it with the new days.
+        Subscription.objects.filter(next_dunning_at__gt=timezone.now()).update(
+            next_dunning_at=timezone.now()
+        )
+    return row

@@ -15,8 +15,10 @@ SYNC_SLOTS = 24  # each account is re-read once a day, spread over the hours
 
 @shared_task
 def dunning_sweep_task() -> int:
-    if not conf.billing_enabled():
-        return 0
+    """Both modes: manual invoices past due start their episode, then every due step runs."""
+    from mailherd.billing.manual import manual_overdue_sweep
+
+    manual_overdue_sweep()
     return dunning_sweep()
 
 

@@ -6,6 +6,7 @@ app_name = "billing"
 
 urlpatterns = [
     path("billing/stripe/webhook/", views.stripe_webhook, name="stripe_webhook"),
+    path("start/<slug:plan_slug>/", views.plan_start, name="plan_start"),
     path("o/<slug:org_slug>/billing/", views.overview, name="overview"),
     path("o/<slug:org_slug>/billing/plans/", views.plans, name="plans"),
     path(

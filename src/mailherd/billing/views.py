@@ -7,6 +7,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.http import HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
@@ -24,15 +25,75 @@ logger = logging.getLogger(__name__)
 
 
 def _context(request, **extra):
+    from mailherd.billing.manual import plan_request_pending
+
     subscription = subscription_get(organization=request.organization)
+    manual = conf.billing_mode() == "manual"
     return portal_context(
         request,
         subscription=subscription,
         billing_enabled=conf.billing_enabled(),
+        manual_billing=manual,
+        pending_request=plan_request_pending(organization=request.organization) if manual else None,
         can_manage=can_manage_billing(request.membership),
         nav="billing",
         **extra,
     )
+
+
+CHOSEN_PLAN_SESSION_KEY = "billing_chosen_plan"
+
+
+def plan_start(request, plan_slug):
+    """The landing page's "Choose <plan>": remember the plan, then sign up (or sign in)."""
+    from django.urls import reverse
+
+    if Plan.objects.filter(slug=plan_slug, is_public=True, is_retired=False).exists():
+        request.session[CHOSEN_PLAN_SESSION_KEY] = plan_slug
+    if request.user.is_authenticated:
+        return redirect("portal:home")
+    return redirect(reverse("account_signup") + f"?plan={plan_slug}")
+
+
+def chosen_plan_follow_up(request, organization) -> str:
+    """After a new organization is created: act on the plan chosen on the landing page.
+
+    Stripe: the card page, which subscribes once the card is saved. Manual: a plan
+    request for the operator to approve. Return where to go next ("" for the dashboard).
+    """
+    from mailherd.billing.manual import plan_request_create
+    from mailherd.tenancy.models import Membership
+
+    plan_slug = request.session.pop(CHOSEN_PLAN_SESSION_KEY, "") or ""
+    if not plan_slug or plan_slug == organization.plan.slug and conf.billing_mode() == "manual":
+        return ""
+    if conf.billing_mode() == "stripe":
+        return f"/o/{organization.slug}/billing/card/?plan={plan_slug}"
+    membership = Membership.objects.select_related("organization").get(
+        organization=organization, user=request.user
+    )
+    try:
+        done = plan_request_create(
+            actor=request.actor if hasattr(request, "actor") else _actor(request),
+            membership=membership,
+            plan_slug=plan_slug,
+        )
+    except MailherdError as exc:
+        messages.error(request, exc.message)
+        return ""
+    if done is not None:
+        messages.info(
+            request,
+            f"Your request for the {done.plan.name} plan is waiting for approval by"
+            " your provider.",
+        )
+    return ""
+
+
+def _actor(request):
+    from mailherd.core.actors import Actor, client_ip
+
+    return Actor.for_user(request.user, ip=client_ip(request))
 
 
 @org_view
@@ -41,6 +102,7 @@ def overview(request):
     context["open_invoices"] = [
         i for i in invoice_list(organization=request.organization) if i.status == "open"
     ]
+    context["now"] = timezone.now()
     return render(request, "billing/overview.html", context)
 
 
@@ -48,7 +110,9 @@ def overview(request):
 def plans(request):
     context = _context(request)
     context["choices"] = plan_choices(
-        organization=request.organization, subscription=context["subscription"]
+        organization=request.organization,
+        subscription=context["subscription"],
+        manual=context["manual_billing"],
     )
     return render(request, "billing/plans.html", context)
 
@@ -56,9 +120,35 @@ def plans(request):
 @require_POST
 @org_view
 def plan_choose(request, plan_slug):
-    """Subscribe, reactivate or change plan; without a card, go and add one first."""
+    """Subscribe, reactivate or change plan; without a card, go and add one first.
+
+    Manual billing: ask the operator for the plan (approved in the back office).
+    """
     subscription = subscription_get(organization=request.organization)
     slug = request.organization.slug
+    if conf.billing_mode() == "manual":
+        from mailherd.billing.manual import plan_request_create
+
+        done = run_service(
+            request,
+            None,
+            lambda: [
+                plan_request_create(
+                    actor=request.actor, membership=request.membership, plan_slug=plan_slug
+                )
+            ],
+        )
+        if done is None:
+            return redirect("billing:plans", org_slug=slug)
+        if done[0] is None:
+            messages.success(request, "Your plan change request is withdrawn.")
+        else:
+            messages.success(
+                request,
+                f"Thank you! Your request for the {done[0].plan.name} plan is waiting for"
+                " approval; you will see the new plan here once it is approved.",
+            )
+        return redirect("billing:overview", org_slug=slug)
     if subscription is not None and subscription.is_live:
         done = run_service(
             request,

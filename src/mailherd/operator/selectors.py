@@ -203,7 +203,7 @@ def operator_dashboard() -> Dashboard:
     billing = _billing_summary()
     if billing is not None:
         mrr = list(billing.get("mrr", []))
-        mrr_source = "subscriptions"
+        mrr_source = "the list prices of paying subscriptions (trials excluded)"
         past_due_count = billing.get("past_due_count")
         past_due_amount = list(billing.get("past_due_amount", []))
     else:

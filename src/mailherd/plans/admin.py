@@ -92,7 +92,7 @@ class PlanAdmin(admin.ModelAdmin):
     list_editable = ["sort_order"]
     list_filter = ["is_public", "is_retired"]
     prepopulated_fields = {"slug": ["name"]}
-    actions = ["retire_selected", "unretire_selected"]
+    actions = ["retire_selected", "unretire_selected", "create_in_stripe"]
     fieldsets = (
         (None, {"fields": ("name", "slug", "description", "sort_order")}),
         (
@@ -154,6 +154,56 @@ class PlanAdmin(admin.ModelAdmin):
                 "subtitle": f"In use by {plan.organizations.count()} organization(s): retire it instead of deleting.",
             }
         return super().change_view(request, object_id, form_url, extra_context)
+
+    @admin.action(description="Create in Stripe (product and monthly price, linked to the plan)")
+    def create_in_stripe(self, request, queryset):
+        from django.contrib import messages
+
+        from mailherd.billing import services as billing
+        from mailherd.core.errors import MailherdError
+
+        actor = Actor.for_user(request.user, ip=client_ip(request))
+        for plan in queryset:
+            try:
+                linked = bool(plan.stripe_price_id)
+                plan = billing.plan_stripe_link(actor=actor, plan=plan)
+                if linked:
+                    plan = billing.plan_stripe_price_update(actor=actor, plan=plan)
+            except MailherdError as exc:
+                self.message_user(request, f"{plan}: {exc.message}", messages.ERROR)
+            else:
+                self.message_user(
+                    request, f"{plan}: linked to Stripe price {plan.stripe_price_id}."
+                )
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if change and obj.stripe_price_id and "monthly_price" in form.changed_data:
+            # Stripe prices cannot change: a new one for new subscriptions, after the commit
+            # (never call Stripe inside the transaction); existing ones keep theirs.
+            from django.contrib import messages
+            from django.db import transaction
+
+            from mailherd.billing import services as billing
+            from mailherd.core.errors import MailherdError
+
+            actor = Actor.for_user(request.user, ip=client_ip(request))
+
+            def new_price():
+                try:
+                    plan = billing.plan_stripe_price_update(actor=actor, plan=obj)
+                except MailherdError as exc:
+                    self.message_user(
+                        request, f"Stripe price not updated: {exc.message}", messages.ERROR
+                    )
+                else:
+                    self.message_user(
+                        request,
+                        f"New Stripe price {plan.stripe_price_id} for new subscriptions; "
+                        "existing subscriptions keep their price until their plan is changed.",
+                    )
+
+            transaction.on_commit(new_price)
 
     @admin.action(description="Retire the selected plans (kept for their customers, not sold)")
     def retire_selected(self, request, queryset):

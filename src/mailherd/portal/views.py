@@ -52,7 +52,12 @@ def organization_create(request):
             lambda: tenancy.organization_create(actor=actor, name=form.cleaned_data["name"]),
         )
         if organization is not None:
+            from mailherd.billing.views import chosen_plan_follow_up
+
             messages.success(request, f"Welcome to {organization.name}.")
+            follow_up = chosen_plan_follow_up(request, organization)
+            if follow_up:
+                return redirect(follow_up)
             return redirect("portal:dashboard", org_slug=organization.slug)
     has_org = organization_list_for_user(user=request.user).exists()
     return render(request, "portal/organization_create.html", {"form": form, "has_org": has_org})

@@ -63,6 +63,18 @@ class MembershipInline(admin.TabularInline):
 
 class PlanChangeForm(forms.Form):
     plan = forms.ModelChoiceField(queryset=Plan.objects.all(), empty_label=None)
+    proration = forms.ChoiceField(
+        choices=[
+            ("create_prorations", "Prorate: the difference goes on the next invoice"),
+            ("always_invoice", "Prorate and invoice the difference now"),
+            ("none", "No proration: the new price from the next period"),
+        ],
+        initial="create_prorations",
+        widget=forms.RadioSelect,
+        required=False,
+        help_text="For organizations that pay through Stripe: the Stripe subscription moves "
+        "to the new plan's price.",
+    )
 
 
 class SuspendForm(forms.Form):
@@ -179,7 +191,7 @@ class OrganizationAdmin(admin.ModelAdmin):
         return redirect("admin:tenancy_organization_change", organization.pk)
 
     def change_plan_view(self, request, pk):
-        from mailherd.operator.services import organization_plan_change
+        from mailherd.billing.services import operator_plan_change
 
         organization = get_object_or_404(Organization.objects.select_related("plan"), pk=pk)
         if not self.has_change_permission(request, organization):
@@ -188,10 +200,11 @@ class OrganizationAdmin(admin.ModelAdmin):
         problems = []
         if request.method == "POST" and form.is_valid():
             try:
-                organization_plan_change(
+                operator_plan_change(
                     actor=_actor(request),
                     organization_id=organization.pk,
                     plan_id=form.cleaned_data["plan"].pk,
+                    proration=form.cleaned_data.get("proration") or "create_prorations",
                 )
             except MailherdError as exc:
                 problems = exc.fields.get("problems") or [exc.message]

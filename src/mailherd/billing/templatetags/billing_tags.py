@@ -10,3 +10,12 @@ def cents(value) -> str:
         return f"{int(value) / 100:,.2f}"
     except (TypeError, ValueError):
         return ""
+
+
+@register.simple_tag
+def suspension_notice(organization):
+    """The portal banner's message for a suspended organization (one per stage, with dates)."""
+    from mailherd.billing.selectors import suspension_notice as notice
+
+    return notice(organization=organization) if organization is not None else None
+
