@@ -380,6 +380,8 @@ def _server_context(request, domain, email: str = "") -> dict:
         "smtp_host": endpoints.smtp_host,
         "smtp_port": endpoints.smtp_port,
         "smtp_ssl": endpoints.smtp_ssl,
+        "imap_ssl": endpoints.imap_ssl,
+        "pop3_ssl": endpoints.pop3_ssl,
         "webmail_url": endpoints.webmail_url,
         # Single sign-on mailboxes have no password: mail apps need an app password.
         "app_password_needed": _uses_app_passwords(domain, email),

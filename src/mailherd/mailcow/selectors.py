@@ -2,6 +2,15 @@
 
 from dataclasses import dataclass
 
+# Ports where the connection is TLS from the first byte; every other port (143, 110, 587, 25)
+# starts in plain text and upgrades with STARTTLS.
+IMPLICIT_TLS_PORTS = frozenset({993, 995, 465})
+
+
+def port_security(port: int) -> str:
+    """The security a mail client must pick for this port: "SSL/TLS" or "STARTTLS"."""
+    return "SSL/TLS" if port in IMPLICIT_TLS_PORTS else "STARTTLS"
+
 
 @dataclass(frozen=True)
 class ClientEndpoints:
@@ -16,8 +25,28 @@ class ClientEndpoints:
     webmail_url: str
 
     @property
+    def imap_ssl(self) -> bool:
+        return self.imap_port in IMPLICIT_TLS_PORTS
+
+    @property
+    def pop3_ssl(self) -> bool:
+        return self.pop3_port in IMPLICIT_TLS_PORTS
+
+    @property
     def smtp_ssl(self) -> bool:
-        return self.smtp_port == 465
+        return self.smtp_port in IMPLICIT_TLS_PORTS
+
+    @property
+    def imap_security(self) -> str:
+        return port_security(self.imap_port)
+
+    @property
+    def pop3_security(self) -> str:
+        return port_security(self.pop3_port)
+
+    @property
+    def smtp_security(self) -> str:
+        return port_security(self.smtp_port)
 
 
 def client_endpoints(server) -> ClientEndpoints:
