@@ -152,3 +152,40 @@ def test_the_portal_under_a_custom_brand(live_server, page):  # noqa: F811
     page.goto(f"{live_server.url}/o/{organization.slug}/audit/")
     assert page.get_by_role("heading", name="Audit trail").is_visible()
     screenshot(page, "brand-03-audit-trail")
+
+
+@pytest.mark.parametrize("device", ["desktop", "phone"])
+def test_a_new_operator_enrols_through_the_set_up_link(live_server, page, phone_page, device):
+    """Password → set-up link → authenticator (a wrong code first) → recovery codes → back office,
+    with no second password prompt on the way."""
+    from allauth.mfa.totp.internal.auth import hotp_value as value
+
+    from mailherd.operator.services import operator_enrolment_create
+
+    tab = page if device == "desktop" else phone_page
+    lead = with_two_factor(make_user(f"lead-{device}@operator.test", staff=True))
+    newbie = make_user(f"new-{device}@operator.test", staff=True)
+    link = operator_enrolment_create(actor=Actor.for_user(lead), user=newbie)
+    path = re.sub(r"^https?://[^/]+", "", link)
+    tab.goto(f"{live_server.url}{path}")
+    tab.fill("input[name=login]", newbie.email)  # not signed in: the sign-in page first
+    tab.fill("input[name=password]", PASSWORD)
+    tab.locator(".auth-card button[type=submit]").click()
+    tab.wait_for_url(re.compile(r".*/accounts/(2fa/totp/activate|reauthenticate)/.*"))
+    assert "reauthenticate" not in tab.url  # no second password prompt
+    screenshot(tab, f"operator-enrol-1-activate-{device}")
+    secret = tab.locator("#authenticator_secret").input_value()
+    tab.fill("input[name=code]", "000000")
+    tab.get_by_role("button", name="Activate").click()
+    tab.wait_for_load_state()
+    assert "/accounts/2fa/totp/activate/" in tab.url  # still here, the way on kept
+    counter = next(iter(yield_hotp_counters_from_time()))
+    tab.fill("input[name=code]", f"{value(secret, counter):06d}")
+    tab.get_by_role("button", name="Activate").click()
+    tab.wait_for_url(re.compile(r".*/recovery-codes/.*"))
+    screenshot(tab, f"operator-enrol-2-recovery-codes-{device}")
+    if device == "phone":
+        assert tab.evaluate("document.documentElement.scrollWidth") <= 391
+    tab.get_by_role("link", name="Continue to the back office").click()
+    tab.wait_for_url(re.compile(r".*/operator/$"))
+    screenshot(tab, f"operator-enrol-3-back-office-{device}")

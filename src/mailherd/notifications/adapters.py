@@ -5,6 +5,8 @@ Settings (owned by the project):
     MFA_ADAPTER = "mailherd.notifications.adapters.BrandedMFAAdapter"
 """
 
+import time
+
 from allauth.mfa.adapter import DefaultMFAAdapter
 
 from mailherd.tenancy.adapters import AccountAdapter
@@ -58,7 +60,24 @@ def _send_logged(message, *, template: str) -> None:
 
 
 class BrandedAccountAdapter(BrandedEmailMixin, AccountAdapter):
-    pass
+    def is_reauthentication_required(self, *, app: str, **kwargs) -> bool:
+        """A sign-in a moment ago counts as recent: someone who just typed their password is
+        not asked for it again ("Confirm access") before setting up an authenticator."""
+        from allauth.account import app_settings
+        from allauth.account.internal.flows.login import get_authentication_records
+
+        required = super().is_reauthentication_required(app=app, **kwargs)
+        request = getattr(self, "request", None)
+        if not required or request is None or not request.user.is_authenticated:
+            return required
+        records = get_authentication_records(request, request.user)
+        recent = [
+            r
+            for r in records
+            if r.get("method") in app_settings.REAUTHENTICATION_METHODS
+            and time.time() - r.get("at", 0) < app_settings.REAUTHENTICATION_TIMEOUT
+        ]
+        return not recent
 
 
 class BrandedMFAAdapter(DefaultMFAAdapter):
