@@ -33,5 +33,6 @@ urlpatterns = [
     path("", include("mailherd.deliverability.urls")),
     path("", include("mailherd.operator.portal_urls")),
     path("", include("mailherd.webhooks.urls")),
+    path("", include("mailherd.rules.urls")),
     path("", include("mailherd.portal.urls")),
 ]

@@ -14,3 +14,4 @@ class RulesConfig(AppConfig):
 
         register_outbox_handler(sieve.OP_PUSH, sieve.apply_push)
         register(RulesHandler())
+        import mailherd.rules.mcp_tools  # noqa: F401  (registers the MCP tools)
