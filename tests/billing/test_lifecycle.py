@@ -125,11 +125,11 @@ def test_downgrade_refusal_is_shown_on_the_plans_page(
         lambda organization, **_: {"domains": 4, "mailboxes": 0, "aliases": 0, "storage_mb": 0},
     )
     page = alice_client.get(f"/o/{tenants.acme.slug}/billing/plans/").content.decode()
-    assert "Remove 1 domains (you use 4; Starter allows 3)." in page
+    assert "Remove 1 domain (you use 4; Starter allows 3)." in page
 
     response = alice_client.post(f"/o/{tenants.acme.slug}/billing/plans/starter/", follow=True)
 
-    assert "Remove 1 domains" in response.content.decode()
+    assert "Remove 1 domain " in response.content.decode()
     tenants.acme.refresh_from_db()
     assert tenants.acme.plan.slug == "enterprise"
 

@@ -82,7 +82,7 @@ def test_a_plan_change_below_usage_is_refused_with_the_list_of_excesses(ops_clie
     # then nothing changes and the page lists what is over
     assert response.status_code == 200
     assert b"plan-change-refused" in response.content
-    assert b"Remove 1 domains (you use 2; Tiny allows 1)." in response.content
+    assert b"Remove 1 domain (you use 2; Tiny allows 1)." in response.content
     tenants.acme.refresh_from_db()
     assert tenants.acme.plan.slug == "starter"
     assert not AuditEvent.objects.filter(action="organization.plan_change").exists()
@@ -177,3 +177,21 @@ def test_organizations_can_be_filtered_by_subscription_state(ops_client, tenants
     assert response.status_code == 200
     content = response.content.decode()
     assert "Acme" in content and "Globex" not in content
+
+
+def test_plan_fit_problems_speak_singular_and_human_units(tenants, monkeypatch):
+    from mailherd.plans.models import Plan
+    from mailherd.plans.selectors import plan_fit_problems
+
+    monkeypatch.setattr(
+        "mailherd.hosting.selectors.hosting_usage_counts",
+        lambda organization, **_: {"domains": 2, "mailboxes": 3, "aliases": 0, "storage_mb": 15360},
+    )
+    tiny = Plan(
+        name="Tiny", max_domains=1, max_mailboxes=2, max_aliases=5, max_storage_mb=10240
+    )
+    assert plan_fit_problems(organization=tenants.acme, plan=tiny) == [
+        "Remove 1 domain (you use 2; Tiny allows 1).",
+        "Remove 1 mailbox (you use 3; Tiny allows 2).",
+        "Remove 5 GiB of mailbox storage (you use 15 GiB; Tiny allows 10 GiB).",
+    ]

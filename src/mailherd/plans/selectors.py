@@ -49,12 +49,20 @@ def organization_usage(*, organization) -> dict[str, LimitUsage]:
     return {name: LimitUsage(name, counts[name], plan.limit_for(name)) for name in LIMIT_NAMES}
 
 
-LIMIT_LABELS = {
-    "domains": "domains",
-    "mailboxes": "mailboxes",
-    "aliases": "aliases",
-    "storage_mb": "MiB of mailbox storage",
+LIMIT_LABELS = {  # (one, many)
+    "domains": ("domain", "domains"),
+    "mailboxes": ("mailbox", "mailboxes"),
+    "aliases": ("alias", "aliases"),
 }
+
+
+def _amount(name: str, count: int) -> str:
+    from mailherd.core.units import mib_human
+
+    if name == "storage_mb":
+        return f"{mib_human(count)} of mailbox storage"
+    one, many = LIMIT_LABELS.get(name, (name, name))
+    return f"{count} {one if count == 1 else many}"
 
 
 def plan_fit_problems(*, organization, plan: Plan) -> list[str]:
@@ -65,12 +73,15 @@ def plan_fit_problems(*, organization, plan: Plan) -> list[str]:
     >>> plan_fit_problems(organization=acme, plan=tiny)   # doctest: +SKIP
     ['Remove 2 domains (you use 5; Tiny allows 3).']
     """
+    from mailherd.core.units import mib_human
+
     problems = []
     for name, usage in organization_usage(organization=organization).items():
         limit = plan.limit_for(name)
         if usage.used > limit:
+            shown = mib_human if name == "storage_mb" else str
             problems.append(
-                f"Remove {usage.used - limit} {LIMIT_LABELS.get(name, name)}"
-                f" (you use {usage.used}; {plan.name} allows {limit})."
+                f"Remove {_amount(name, usage.used - limit)}"
+                f" (you use {shown(usage.used)}; {plan.name} allows {shown(limit)})."
             )
     return problems
