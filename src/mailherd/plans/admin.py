@@ -6,7 +6,7 @@ from django.db.models import Count
 
 from mailherd.core.actors import Actor, client_ip
 from mailherd.core.units import mib_human, money
-from mailherd.plans.models import Feature, Plan
+from mailherd.plans.models import Plan, offered_feature_choices
 
 
 class PlanForm(forms.ModelForm):
@@ -22,7 +22,7 @@ class PlanForm(forms.ModelForm):
         help_text="In the plan's currency; 0: no yearly price",
     )
     features = forms.MultipleChoiceField(
-        choices=Feature.choices,
+        choices=offered_feature_choices,
         required=False,
         widget=forms.CheckboxSelectMultiple,
         help_text="Parts of the portal, API and MCP that organizations on this plan can use.",

@@ -16,6 +16,15 @@ class Feature(models.TextChoices):
     MAILCOW_ADMIN = "mailcow_admin", "Mail server admin pages for owners"
 
 
+# Flags with nothing behind them yet: not offered in the plan form, never shown to customers.
+# tests/operator/test_plan_feature_flags.py fails when an offered flag has no check in the code.
+UNBUILT_FEATURES = frozenset({Feature.PRIORITY_SUPPORT.value})
+
+
+def offered_feature_choices() -> list[tuple[str, str]]:
+    return [(value, label) for value, label in Feature.choices if value not in UNBUILT_FEATURES]
+
+
 RATE_FRAMES = [("s", "per second"), ("m", "per minute"), ("h", "per hour"), ("d", "per day")]
 
 
@@ -66,6 +75,11 @@ class Plan(models.Model):
 
     def has_feature(self, feature: str) -> bool:
         return feature in self.features
+
+    @property
+    def feature_labels(self) -> list[str]:
+        """What the plan includes, in words, for the landing page (built features only)."""
+        return [label for value, label in offered_feature_choices() if value in self.features]
 
     @property
     def price_monthly(self) -> str:
