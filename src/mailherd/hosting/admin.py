@@ -2,7 +2,7 @@ from django.contrib import admin, messages
 from django.shortcuts import redirect
 from django.urls import reverse
 
-from mailherd.core.actors import Actor
+from mailherd.core.actors import Actor, client_ip
 from mailherd.core.errors import MailherdError
 from mailherd.hosting import services
 from mailherd.hosting.models import Alias, Domain, DriftReport, Mailbox, ProvisioningOp
@@ -11,7 +11,7 @@ from mailherd.operator.confirm import confirm_action
 
 
 def _actor(request) -> Actor:
-    return Actor.for_user(request.user, ip=request.META.get("REMOTE_ADDR"))
+    return Actor.for_user(request.user, ip=client_ip(request))
 
 
 class DeleteThroughServices:
@@ -127,7 +127,7 @@ class ProvisioningOpAdmin(admin.ModelAdmin):
     @admin.action(description="Retry the selected parked rows")
     def retry(self, request, queryset):
         count = outbox_retry(
-            actor=Actor.for_user(request.user, ip=request.META.get("REMOTE_ADDR")),
+            actor=Actor.for_user(request.user, ip=client_ip(request)),
             op_ids=list(queryset.values_list("pk", flat=True)),
         )
         messages.success(request, f"{count} row(s) queued again.")
@@ -146,7 +146,7 @@ class ProvisioningOpAdmin(admin.ModelAdmin):
         if page is not None:
             return page
         count = outbox_discard(
-            actor=Actor.for_user(request.user, ip=request.META.get("REMOTE_ADDR")),
+            actor=Actor.for_user(request.user, ip=client_ip(request)),
             op_ids=list(queryset.values_list("pk", flat=True)),
         )
         messages.success(request, f"{count} row(s) discarded.")

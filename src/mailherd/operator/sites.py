@@ -51,7 +51,9 @@ class OperatorAdminSite(admin.AdminSite):
                 continue
             if model._meta.app_label in HIDDEN_APPS:
                 continue
-            self.register(model, type(model_admin))
+            from mailherd.operator.audit_admin import audited
+
+            self.register(model, audited(type(model_admin)))
 
     def each_context(self, request):
         context = super().each_context(request)
