@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from django.db import models, transaction
+from django.db import models
 
 from mailherd.core.actors import Actor, client_ip
 from mailherd.core.audit import audit_record
@@ -84,7 +84,11 @@ def _organization_of(obj):
 
 
 class AuditedAdminMixin:
-    """Audit the ModelAdmin's writes (see the module docstring)."""
+    """Audit the ModelAdmin's writes (see the module docstring).
+
+    The admin's change and delete views already run inside one transaction: the audit row commits
+    with the change or not at all.
+    """
 
     def _audit_actor(self, request) -> Actor:
         return Actor.for_user(request.user, ip=client_ip(request))
@@ -119,51 +123,47 @@ class AuditedAdminMixin:
 
     def save_model(self, request, obj, form, change):
         since = self._last_audit_id()
-        with transaction.atomic():
-            super().save_model(request, obj, form, change)
-            self._audit(
-                request,
-                obj,
-                "change" if change else "add",
-                {"changed": form_changes(form, type(obj))},
-                since,
-            )
+        super().save_model(request, obj, form, change)
+        self._audit(
+            request,
+            obj,
+            "change" if change else "add",
+            {"changed": form_changes(form, type(obj))},
+            since,
+        )
 
     def save_formset(self, request, form, formset, change):
         since = self._last_audit_id()
-        with transaction.atomic():
-            super().save_formset(request, form, formset, change)
-            for inline_form in getattr(formset, "forms", []):
-                obj = inline_form.instance
-                if inline_form in getattr(formset, "deleted_forms", []):
-                    continue
-                if obj.pk is None or not inline_form.has_changed():
-                    continue
-                self._audit(
-                    request,
-                    obj,
-                    "change" if inline_form.initial else "add",
-                    {"changed": form_changes(inline_form, type(obj))},
-                    since,
-                )
-            for obj in getattr(formset, "deleted_objects", []):
-                self._audit(request, obj, "delete", {}, since)
+        super().save_formset(request, form, formset, change)
+        for inline_form in getattr(formset, "forms", []):
+            obj = inline_form.instance
+            if inline_form in getattr(formset, "deleted_forms", []):
+                continue
+            if obj.pk is None or not inline_form.has_changed():
+                continue
+            self._audit(
+                request,
+                obj,
+                "change" if inline_form.initial else "add",
+                {"changed": form_changes(inline_form, type(obj))},
+                since,
+            )
+        for obj in getattr(formset, "deleted_objects", []):
+            self._audit(request, obj, "delete", {}, since)
 
     def delete_model(self, request, obj):
         since = self._last_audit_id()
         pk, label = obj.pk, str(obj)
-        with transaction.atomic():
-            super().delete_model(request, obj)
-            obj.pk = pk  # for the row: what was deleted
-            self._audit(request, obj, "delete", {"was": label}, since)
+        super().delete_model(request, obj)
+        obj.pk = pk  # for the row: what was deleted
+        self._audit(request, obj, "delete", {"was": label}, since)
 
     def delete_queryset(self, request, queryset):
         since = self._last_audit_id()
         doomed = list(queryset)
-        with transaction.atomic():
-            super().delete_queryset(request, queryset)
-            for obj in doomed:
-                self._audit(request, obj, "delete", {}, since)
+        super().delete_queryset(request, queryset)
+        for obj in doomed:
+            self._audit(request, obj, "delete", {}, since)
 
 
 def audited(admin_class: type) -> type:
