@@ -41,6 +41,36 @@ class MailServerForm(forms.ModelForm):
             raise forms.ValidationError("An API key is required.")
         return value
 
+    def clean(self):
+        """The checks `mailherd add_server` makes (host names, key accepted, key may write)."""
+        from mailherd.core.errors import MailherdError
+        from mailherd.mailcow.services import _check_public_names, mail_server_check
+
+        data = super().clean()
+        if self.errors:
+            return data
+        public = {k: data.get(k) or "" for k in ("hostname", "imap_host", "pop3_host", "smtp_host")}
+        instance = self.instance if self.instance.pk else None
+        try:
+            unchanged = instance is not None and not (
+                {"api_url", "api_key", "name"} & set(self.changed_data)
+                or data.get("api_key") != instance.api_key
+            )
+            if unchanged:
+                _check_public_names(data["api_url"], public)
+            else:
+                self.checked_version = mail_server_check(
+                    name=data.get("name", ""),
+                    url=data["api_url"],
+                    api_key=data["api_key"],
+                    instance=instance,
+                    **public,
+                )
+        except MailherdError as exc:
+            field = exc.fields.get("field")
+            self.add_error(field if field in self.fields else None, exc.message)
+        return data
+
 
 def _mailbox_model():
     """hosting.Mailbox once it exists (it is being written alongside), else None."""
@@ -105,6 +135,29 @@ class MailServerAdmin(admin.ModelAdmin):
         used = obj._mailboxes
         percent = round(100 * used / obj.capacity_mailboxes) if obj.capacity_mailboxes else 100
         return f"{used} / {obj.capacity_mailboxes} ({percent}%)"
+
+    def save_model(self, request, obj, form, change):
+        """Through the services, as `mailherd add_server`: checked, audited, waiting changes
+        applied."""
+        from mailherd.core.actors import Actor, client_ip
+        from mailherd.mailcow.services import mail_server_register, mail_server_update
+
+        actor = Actor.for_user(request.user, ip=client_ip(request))
+        data = {k: form.cleaned_data.get(k) for k in MailServerForm.Meta.fields}
+        if change:
+            server = mail_server_update(
+                actor=actor, server=MailServer.objects.get(pk=obj.pk), **data
+            )
+        else:
+            server = mail_server_register(
+                actor=actor,
+                name=data.pop("name"),
+                url=data.pop("api_url"),
+                api_key=data.pop("api_key"),
+                **data,
+            )
+        obj.pk = server.pk
+        obj.refresh_from_db()
 
     @admin.action(description="Check health now")
     def check_health(self, request, queryset):

@@ -564,3 +564,18 @@ class ExtrasMixin(ClientBase):
         obj = self._get_object("get/status/version") or {}
         value = obj.get("version")
         return Version(version=str(value) if value else None)
+
+    def has_write_access(self) -> bool:
+        """True if the key may write, found out without changing anything.
+
+        Mailcow answers any write by a read-only key with 403 "API read/write access denied"
+        before it looks at the request (json_api.php, read from source); an `edit/domain` with an
+        empty `items` list changes nothing with a read-write key (200 "Cannot edit item").
+        """
+        from .errors import MailcowPermissionError
+
+        try:
+            self._t.post_raw("edit/domain", {"items": [], "attr": {}})
+        except MailcowPermissionError:
+            return False
+        return True

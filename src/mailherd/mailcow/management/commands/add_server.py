@@ -13,7 +13,10 @@ class Command(BaseCommand):
         parser.add_argument("--url", required=True, help="e.g. https://mail.example.net")
         parser.add_argument("--api-key", required=True)
         parser.add_argument(
-            "--hostname", default="", help="Public mail host name (default: from the URL)"
+            "--hostname",
+            default="",
+            help="Public mail host name, the MX target (default: the URL's host, when it is a"
+            " name; required when the URL names an address)",
         )
         parser.add_argument(
             "--capacity", type=int, default=5000, help="Mailboxes this server may hold"
@@ -30,5 +33,8 @@ class Command(BaseCommand):
                 capacity_mailboxes=options["capacity"],
             )
         except MailherdError as exc:
-            raise CommandError(exc.message)
+            option = {"hostname": "--hostname", "api_key": "--api-key", "api_url": "--url"}.get(
+                exc.fields.get("field", "")
+            )
+            raise CommandError(f"{exc.message} ({option})" if option else exc.message) from None
         self.stdout.write(f"registered {server.name} (Mailcow {server.version})")
