@@ -326,6 +326,45 @@ def subscription_get(request):
     }
 
 
+class PlanChangeIn(Schema):
+    plan: str = Field(..., description="The slug of a plan on sale", examples=["business"])
+
+
+class PlanChangeOut(Schema):
+    outcome: str = Field(
+        ...,
+        description="`changed` (prorated at once), `started` (with the saved card), `requested` "
+        "(the operator approves it: billing by invoice), or `withdrawn` (asking for the current "
+        "plan withdraws a pending request).",
+    )
+    plan: str = Field(..., description="The plan the organization is on now")
+    requested_plan: str | None = None
+
+
+@router.put(
+    "/subscription/plan",
+    response={200: PlanChangeOut},
+    tags=["billing"],
+    summary="Change the plan",
+)
+def subscription_plan_change(request, body: PlanChangeIn):
+    """The same as choosing a plan on the billing page. A downgrade the organization does not
+    fit in answers 409 `downgrade_blocked` with what to remove (`over`); without a saved card
+    409 `card_needed` (add it in the portal); a declined first payment 402. Owners and billing
+    members only."""
+    from mailherd.billing.services import plan_choose
+
+    outcome, result = plan_choose(
+        actor=request.actor, membership=acting_membership(request), plan_slug=body.plan
+    )
+    request.organization.refresh_from_db(fields=["plan"])
+    return {
+        "outcome": outcome,
+        "plan": request.organization.plan.slug,
+        "requested_plan": result.plan.slug if outcome == "requested" else None,
+    }
+
+
 @router.get("/invoices", response={200: InvoicePage}, tags=["billing"], summary="List invoices")
 def invoices_list(
     request,

@@ -644,3 +644,34 @@ def billing_settings_update(*, actor: Actor, values: dict):
             next_dunning_at=timezone.now()
         )
     return row
+
+
+class CardNeeded(SubscriptionStateError):
+    code = "card_needed"
+    default_message = "Add a card in the portal's billing page first; then the plan can start."
+
+
+def plan_choose(*, actor: Actor, membership: Membership, plan_slug: str):
+    """What "choose this plan" means now, in one place for the portal and the API.
+
+    Returns (outcome, object): ("requested", PlanRequest) or ("withdrawn", None) with manual
+    billing (the operator approves); ("changed", Subscription) for a live subscription;
+    ("started", Subscription) with a saved card. Raises CardNeeded without a card.
+    """
+    from mailherd.billing.selectors import subscription_get
+
+    if conf.billing_mode() == "manual":
+        from mailherd.billing.manual import plan_request_create
+
+        request = plan_request_create(actor=actor, membership=membership, plan_slug=plan_slug)
+        return ("requested", request) if request is not None else ("withdrawn", None)
+    subscription = subscription_get(organization=membership.organization)
+    if subscription is not None and subscription.is_live:
+        return "changed", subscription_change_plan(
+            actor=actor, membership=membership, plan_slug=plan_slug
+        )
+    if subscription is None or not subscription.has_card:
+        _require(membership)
+        _plan_for_sale(plan_slug)
+        raise CardNeeded()
+    return "started", subscription_start(actor=actor, membership=membership, plan_slug=plan_slug)

@@ -124,56 +124,29 @@ def plan_choose(request, plan_slug):
 
     Manual billing: ask the operator for the plan (approved in the back office).
     """
-    subscription = subscription_get(organization=request.organization)
     slug = request.organization.slug
-    if conf.billing_mode() == "manual":
-        from mailherd.billing.manual import plan_request_create
-
-        done = run_service(
-            request,
-            None,
-            lambda: [
-                plan_request_create(
-                    actor=request.actor, membership=request.membership, plan_slug=plan_slug
-                )
-            ],
-        )
-        if done is None:
-            return redirect("billing:plans", org_slug=slug)
-        if done[0] is None:
-            messages.success(request, "Your plan change request is withdrawn.")
-        else:
-            messages.success(
-                request,
-                f"Thank you! Your request for the {done[0].plan.name} plan is waiting for"
-                " approval; you will see the new plan here once it is approved.",
-            )
-        return redirect("billing:overview", org_slug=slug)
-    if subscription is not None and subscription.is_live:
-        done = run_service(
-            request,
-            None,
-            lambda: services.subscription_change_plan(
-                actor=request.actor, membership=request.membership, plan_slug=plan_slug
-            ),
-        )
-        if done:
-            messages.success(request, f"Your plan is now {done.plan.name}.")
-            return redirect("billing:overview", org_slug=slug)
-        return redirect("billing:plans", org_slug=slug)
-    if subscription is None or not subscription.has_card:
-        return redirect(f"/o/{slug}/billing/card/?plan={plan_slug}")
-    done = run_service(
-        request,
-        None,
-        lambda: services.subscription_start(
+    try:
+        outcome, result = services.plan_choose(
             actor=request.actor, membership=request.membership, plan_slug=plan_slug
-        ),
-    )
-    if done:
-        messages.success(request, _started_message(done))
-        return redirect("billing:overview", org_slug=slug)
-    return redirect("billing:plans", org_slug=slug)
+        )
+    except services.CardNeeded:
+        return redirect(f"/o/{slug}/billing/card/?plan={plan_slug}")
+    except MailherdError as exc:
+        messages.error(request, exc.message)
+        return redirect("billing:plans", org_slug=slug)
+    if outcome == "withdrawn":
+        messages.success(request, "Your plan change request is withdrawn.")
+    elif outcome == "requested":
+        messages.success(
+            request,
+            f"Thank you! Your request for the {result.plan.name} plan is waiting for"
+            " approval; you will see the new plan here once it is approved.",
+        )
+    elif outcome == "changed":
+        messages.success(request, f"Your plan is now {result.plan.name}.")
+    else:
+        messages.success(request, _started_message(result))
+    return redirect("billing:overview", org_slug=slug)
 
 
 def _started_message(subscription) -> str:
