@@ -1,6 +1,7 @@
 """Mailherd as Mailcow's OpenID provider: each code and token is bound to one mailbox."""
 
 import base64
+import re
 
 from django.db import connection
 from django.test import Client
@@ -228,3 +229,52 @@ def test_reserved_slugs_do_not_shadow_the_provider(tenants):
         actor=Actor.for_user(tenants.alice), name="Token", owner=tenants.alice
     )
     assert org.slug == "token-org"
+
+
+# --- a sign-in that starts at Roundcube (no "Open webmail" in the portal first) -------------
+
+
+def test_a_flow_started_elsewhere_uses_the_persons_only_mailbox(client, tenants, webmail):
+    client.force_login(tenants.alice)  # never opened webmail from the portal
+    tokens = exchange(Client(), webmail, code_from(authorize(client, webmail))).json()
+    assert userinfo(Client(), tokens["access_token"]).json()["email"] == "alice@acme.test"
+
+
+def test_with_several_mailboxes_the_person_chooses_one(client, tenants, webmail):
+    make_mailbox(tenants.acme, "sales@acme.test", user=tenants.alice)
+    make_mailbox(tenants.acme, "nosso@acme.test", user=tenants.alice, sso=False)  # not offered
+    client.force_login(tenants.alice)
+    page = authorize(client, webmail)
+    assert page.status_code == 200
+    offered = page.content.decode()
+    assert "alice@acme.test" in offered and "sales@acme.test" in offered
+    assert "nosso@acme.test" not in offered
+    href = re.search(r'data-mailbox="sales@acme.test" href="([^"]+)"', offered).group(1)
+    picked = client.get("/o/authorize/" + href.replace("&amp;", "&"))
+    tokens = exchange(Client(), webmail, code_from(picked)).json()
+    assert userinfo(Client(), tokens["access_token"]).json()["email"] == "sales@acme.test"
+
+
+def test_a_mailbox_named_in_the_request_must_be_the_persons(client, tenants, webmail):
+    bobs = make_mailbox(tenants.acme, "bobs@acme.test", user=None)
+    client.force_login(tenants.alice)
+    response = client.get(
+        "/o/authorize/",
+        {
+            "response_type": "code",
+            "client_id": webmail.client_id,
+            "redirect_uri": WEBMAIL_URL,
+            "scope": "openid profile email",
+            "login_hint": bobs.address,
+        },
+    )
+    assert response.status_code == 400 and b"no_mailbox_chosen" in response.content
+
+
+def test_someone_with_no_mailbox_on_the_server_is_told_to_open_it_from_the_portal(
+    client, tenants, webmail
+):
+    Mailbox.objects.filter(pk=webmail.mailbox.pk).update(user=None)
+    client.force_login(tenants.alice)
+    response = authorize(client, webmail)
+    assert response.status_code == 400 and b"no_mailbox_chosen" in response.content

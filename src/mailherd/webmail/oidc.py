@@ -275,7 +275,13 @@ class MailboxAuthorizationView(AuthorizationView):
         )
         if sso_client is None:
             return None
-        mailbox = chosen_mailbox(request, sso_client)
+        mailbox = self._mailbox_for_flow(request, sso_client)
+        if isinstance(mailbox, list):  # several: the person picks one (a flow started elsewhere)
+            return render(
+                request,
+                "webmail/choose_mailbox.html",
+                {"mailboxes": mailbox, "query": request.GET.copy()},
+            )
         if mailbox is None:
             return refused(
                 request, "no_mailbox_chosen", "Open webmail from the portal's mailbox page.", 400
@@ -285,6 +291,28 @@ class MailboxAuthorizationView(AuthorizationView):
             return refused(request, *refusal)
         self.mailherd_mailbox = mailbox
         return None
+
+    @staticmethod
+    def _mailbox_for_flow(request, sso_client):
+        """The mailbox this sign-in is for: the one named in the request (`login_hint`, or the
+        chooser's pick), else the one chosen in the portal ("Open webmail"), else the person's
+        only mailbox on this server; a list when they have several (a flow that started at
+        Roundcube, say); None when they have none."""
+        named = (request.GET.get("login_hint") or request.GET.get("mailbox") or "").lower()
+        usable = [
+            m
+            for m in selectors.mailboxes_for_user(user=request.user)
+            if m.domain.mail_server_id == sso_client.mail_server_id
+            and selectors.mailbox_refusal(user=request.user, mailbox=m) is None
+        ]
+        if named:
+            return next((m for m in usable if m.address.lower() == named), None)
+        chosen = chosen_mailbox(request, sso_client)
+        if chosen is not None:
+            return chosen
+        if len(usable) == 1:
+            return usable[0]
+        return sorted(usable, key=lambda m: m.address) or None
 
     def get(self, request, *args, **kwargs):
         if (
