@@ -238,6 +238,11 @@ MAILHERD_DNS_TIMEOUT = env_int("MAILHERD_DNS_TIMEOUT", 5, minimum=1)
 # Days of DNS check history kept per domain (older checks are pruned daily; the newest stays).
 MAILHERD_DNS_CHECK_HISTORY_DAYS = env_int("MAILHERD_DNS_CHECK_HISTORY_DAYS", 90, minimum=1)
 MAILHERD_INVITATION_DAYS = env_int("MAILHERD_INVITATION_DAYS", 7, minimum=1)
+# Invitations an organization / one sender may send per hour (0: no limit); hitting one alerts the
+# operator (MAILHERD_OPERATOR_ALERT_EMAILS, else every active operator), once an hour per organization.
+MAILHERD_INVITATIONS_PER_ORG_HOUR = env_int("MAILHERD_INVITATIONS_PER_ORG_HOUR", 20, minimum=0)
+MAILHERD_INVITATIONS_PER_SENDER_HOUR = env_int("MAILHERD_INVITATIONS_PER_SENDER_HOUR", 10, minimum=0)
+MAILHERD_OPERATOR_ALERT_EMAILS = env_list("MAILHERD_OPERATOR_ALERT_EMAILS")
 MAILHERD_DEFAULT_PLAN = env_str("MAILHERD_DEFAULT_PLAN", "starter")
 MAILHERD_API_RATE = env_str("MAILHERD_API_RATE", "3000/m")  # per API token
 # Wrong bearer tokens per client address; past it the API answers 429 without checking tokens.

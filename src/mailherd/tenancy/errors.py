@@ -17,3 +17,10 @@ class LastOwner(Conflict):
 
 class InvalidOrganizationName(ValidationFailed):
     code = "invalid_name"
+
+
+class InvitationRateLimited(MailherdError):
+    """Too many invitations in the last hour (per organization or per sender)."""
+
+    code = "rate_limited"
+    http_status = 429

@@ -24,6 +24,7 @@ from mailherd.tenancy.errors import (
     AlreadyMember,
     InvalidOrganizationName,
     InvitationInvalid,
+    InvitationRateLimited,
     LastOwner,
 )
 from mailherd.tenancy.models import Invitation, Membership, Organization, Role, User
@@ -110,9 +111,105 @@ def _hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-@transaction.atomic
+INVITATION_WINDOW = timedelta(hours=1)
+
+
+def _invitation_limits_check(*, actor: Actor, organization) -> None:
+    """Refuse a new invitation past MAILHERD_INVITATIONS_PER_ORG_HOUR (this organization) or
+    MAILHERD_INVITATIONS_PER_SENDER_HOUR (this person, in any organization). Counted from the
+    invitations themselves, with the organization row locked, so concurrent sends count too."""
+    from mailherd.tenancy.locks import organization_lock
+
+    organization_lock(organization_id=organization.pk)
+    since = timezone.now() - INVITATION_WINDOW
+    recent = Invitation.objects.filter(created_at__gte=since)
+    checks = [
+        (
+            recent.filter(organization=organization),
+            settings.MAILHERD_INVITATIONS_PER_ORG_HOUR,
+            f"{organization.name} has sent",
+            "organization",
+        )
+    ]
+    if actor.user is not None:
+        checks.append(
+            (
+                recent.filter(invited_by=actor.user),
+                settings.MAILHERD_INVITATIONS_PER_SENDER_HOUR,
+                "You have sent",
+                "sender",
+            )
+        )
+    for rows, limit, who, scope in checks:
+        if limit and rows.count() >= limit:
+            oldest = rows.order_by("created_at").values_list("created_at", flat=True).first()
+            wait = max(1, int(((oldest + INVITATION_WINDOW) - timezone.now()).total_seconds() // 60) + 1)
+            raise InvitationRateLimited(
+                f"{who} {limit} invitations in the last hour, the most allowed. "
+                f"Try again in {wait} minute{'s' if wait != 1 else ''}.",
+                field="email",
+                scope=scope,
+                retry_after=wait * 60,
+            )
+
+
 def invitation_create(*, actor: Actor, membership: Membership, email: str, role: str) -> Invitation:
-    """Invite `email` to the acting member's organization and email them a link (after commit)."""
+    """Invite `email` to the acting member's organization and email them a link (after commit).
+
+    Limited per organization and per sender per hour; a refusal tells the operator once an hour
+    per organization (`invitation_burst_alert`)."""
+    try:
+        return _invitation_create(actor=actor, membership=membership, email=email, role=role)
+    except InvitationRateLimited as exc:
+        invitation_burst_alert(actor=actor, organization=membership.organization, refusal=exc)
+        raise
+
+
+@transaction.atomic
+def invitation_burst_alert(*, actor: Actor, organization, refusal: InvitationRateLimited) -> bool:
+    """Tell the operator that `organization` hit an invitation limit (once an hour per organization):
+    an audit row `invitation.burst` and an email to MAILHERD_OPERATOR_ALERT_EMAILS (else to every
+    active operator). Returns True when an alert was raised now."""
+    from mailherd.core.models import AuditEvent
+    from mailherd.tenancy.locks import organization_lock
+
+    organization_lock(organization_id=organization.pk)  # one alert, even from concurrent refusals
+    if AuditEvent.objects.filter(
+        action="invitation.burst",
+        organization=organization,
+        created_at__gte=timezone.now() - INVITATION_WINDOW,
+    ).exists():
+        return False
+    since = timezone.now() - INVITATION_WINDOW
+    sent = Invitation.objects.filter(organization=organization, created_at__gte=since).count()
+    audit_record(
+        actor=actor,
+        action="invitation.burst",
+        organization=organization,
+        obj=organization,
+        data={"scope": refusal.fields.get("scope"), "sent_last_hour": sent, "by": actor.label},
+    )
+    recipients = list(settings.MAILHERD_OPERATOR_ALERT_EMAILS) or list(
+        User.objects.filter(is_staff=True, is_active=True).values_list("email", flat=True)
+    )
+    context = {
+        "organization_name": organization.name,
+        "organization_slug": organization.slug,
+        "sender": actor.label,
+        "sent": sent,
+        "scope": refusal.fields.get("scope"),
+        "link": settings.SITE_URL
+        + reverse("admin:tenancy_organization_change", args=[organization.pk]),
+    }
+    for to in recipients:
+        transaction.on_commit(
+            lambda to=to: email_send(to=to, template="operator_invitation_burst", context=context)
+        )
+    return True
+
+
+@transaction.atomic
+def _invitation_create(*, actor: Actor, membership: Membership, email: str, role: str) -> Invitation:
     if not can_manage_members(membership):
         raise PermissionDenied("Only owners and admins can invite people.")
     if role not in Role.values:
@@ -123,6 +220,7 @@ def invitation_create(*, actor: Actor, membership: Membership, email: str, role:
     email = email.strip().lower()
     if Membership.objects.filter(organization=organization, user__email__iexact=email).exists():
         raise AlreadyMember(f"{email} is already a member of {organization.name}.", field="email")
+    _invitation_limits_check(actor=actor, organization=organization)
     # A new invitation replaces any pending one for the same address; say so if the role changes.
     pending = Invitation.objects.filter(
         organization=organization,
