@@ -10,8 +10,9 @@ from mailherd.api.services import api_token_create
 from mailherd.core.actors import Actor
 from mailherd.core.models import AuditEvent
 from mailherd.dns.models import DmarcStage, DnsPush
+from mailherd.plans.models import Plan
 from tests.dns.conftest import expected
-from tests.dns.test_push_lexicon import zone_rrsets
+from tests.dns.test_push_powerdns import zone_rrsets
 from tests.support.powerdns import API_KEY
 
 pytestmark = pytest.mark.django_db
@@ -201,3 +202,10 @@ def test_a_read_only_token_cannot_change_dns(make_domain, api, tenants):
         "patch", "/domains/api-dns.test/dns-settings", {"dmarc_policy": "reject"}, token=read_only
     )
     assert response.status_code == 403 and response.json()["code"] == "insufficient_scope"
+
+
+def test_without_automatic_dns_set_up_in_the_plan_push_is_refused(make_domain, api, tenants):
+    make_domain("api-dns.test")
+    Plan.objects.filter(pk=tenants.acme.plan_id).update(features=["api"])
+    response = api("post", "/domains/api-dns.test/dns-push?dry_run=1")
+    assert response.status_code == 403, response.content
