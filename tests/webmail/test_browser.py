@@ -136,7 +136,11 @@ def test_mailbox_user_pages_on_desktop_and_phone(world, live_server, page, phone
         screenshot(view, f"webmail-mailbox-self-{suffix}")
         view.context.clear_cookies()
         sign_in(view, live_server, "owner@acme.test")
+        plan = world["acme"].plan
+        plan.features = sorted({*plan.features, "mailcow_admin"})
+        plan.save(update_fields=["features"])
         view.goto(f"{live_server.url}/o/{slug}/mail-sign-in/")
+        assert view.get_by_role("button", name="Open mail server admin").is_visible()
         screenshot(view, f"webmail-sign-in-settings-{suffix}")
         view.goto(f"{live_server.url}/o/{slug}/mailboxes/carol@acme.test/")
         view.locator("#webmail-card").scroll_into_view_if_needed()
