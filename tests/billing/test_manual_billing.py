@@ -100,7 +100,7 @@ def test_sign_up_with_a_plan_approval_overdue_suspends_and_payment_restores_mail
         {
             "amount": "49.00",
             "description": "Business, first month",
-            "due_at": due.strftime("%Y-%m-%d %H:%M:%S"),
+            "due_on": due.strftime("%Y-%m-%d"),
         },
     )
     assert response.status_code == 302, response.content.decode()[:2000]

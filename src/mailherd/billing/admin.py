@@ -29,6 +29,17 @@ from mailherd.operator.filters import titled
 from mailherd.tenancy.models import Organization
 
 
+def _end_of_day(day):
+    """A due date means "paid by the end of that day" (in the site's time zone)."""
+    if day is None:
+        return None
+    from datetime import datetime, time
+
+    from django.utils import timezone
+
+    return timezone.make_aware(datetime.combine(day, time(23, 59, 59)))
+
+
 def _actor(request) -> Actor:
     return Actor.for_user(request.user, ip=client_ip(request))
 
@@ -62,7 +73,7 @@ class SubscriptionAdmin(admin.ModelAdmin):
         "manual",
     ]
     list_filter = [
-        "manual",
+        ("manual", titled("manual billing")),
         ("status", titled("subscription status")),
         "cancel_at_period_end",
         "suspended_by_billing",
@@ -148,7 +159,7 @@ class InvoiceAdmin(admin.ModelAdmin):
         "refunded",
         "refund_link",
     ]
-    list_filter = ["status", "manual", "currency"]
+    list_filter = ["status", ("manual", titled("manual billing")), "currency"]
     search_fields = ["number", "stripe_invoice_id", "organization__name", "organization__slug"]
     list_select_related = ["organization"]
     readonly_fields = [f.name for f in Invoice._meta.fields] + ["refund_link"]
@@ -201,7 +212,9 @@ class InvoiceAdmin(admin.ModelAdmin):
             Organization.objects.select_related("plan"), pk=organization_id
         )
         initial = {
-            "amount": Decimal(organization.plan.price_monthly_cents) / 100,
+            "amount": (Decimal(organization.plan.price_monthly_cents) / 100).quantize(
+                Decimal("0.01")
+            ),
             "description": f"{organization.plan.name} plan",
         }
         form = ManualInvoiceForm(request.POST or None, initial=initial)
@@ -212,7 +225,7 @@ class InvoiceAdmin(admin.ModelAdmin):
                     organization_id=organization.pk,
                     amount_cents=int(form.cleaned_data["amount"] * 100),
                     description=form.cleaned_data["description"],
-                    due_at=form.cleaned_data["due_at"],
+                    due_at=_end_of_day(form.cleaned_data["due_on"]),
                 )
             except MailherdError as exc:
                 form.add_error(None, exc.message)

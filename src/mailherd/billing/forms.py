@@ -37,10 +37,15 @@ class ProrationForm(forms.Form):
 
 
 class ManualInvoiceForm(forms.Form):
-    amount = forms.DecimalField(min_value=0.01, decimal_places=2)
+    amount = forms.DecimalField(
+        min_value=0.01, decimal_places=2, help_text="In the plan's currency"
+    )
     description = forms.CharField(max_length=255, required=False)
-    due_at = forms.DateTimeField(
-        required=False, help_text="Blank: the billing settings' payment term from today"
+    due_on = forms.DateField(
+        required=False,
+        label="Due date",
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="Overdue after this day. Blank: the billing settings' payment term from today",
     )
 
 

@@ -140,6 +140,7 @@ class SuspensionNotice:
     since: object
     next_date: object = None  # when the next stage comes (billing only)
     next_text: str = ""
+    action: str = ""  # the link to the billing page (billing only)
 
 
 def suspension_notice(*, organization) -> SuspensionNotice | None:
@@ -160,18 +161,17 @@ def suspension_notice(*, organization) -> SuspensionNotice | None:
                 stage=stage,
                 by_billing=False,
                 title="Your provider has deactivated this organization",
-                text="Mail to your domains is refused and mailboxes cannot sign in. "
-                "Contact your provider to find out why and how to restore it.",
+                text="Mail to your domains is refused and mailboxes cannot sign in.",
                 since=since,
             )
         return SuspensionNotice(
             stage=stage,
             by_billing=False,
             title="Your provider has suspended this organization",
-            text="Mailboxes cannot sign in; incoming mail is still received and kept. "
-            "Contact your provider to find out why and how to restore it.",
+            text="Mailboxes cannot sign in; incoming mail is still received and kept.",
             since=since,
         )
+    action = "See the open invoice" if row.manual or stage == Stage.DELETED else "Pay now"
     deletion = None
     if since is not None and stage != Stage.DELETED:
         from mailherd.billing.dunning import deletion_time
@@ -190,6 +190,7 @@ def suspension_notice(*, organization) -> SuspensionNotice | None:
             next_date=since + conf.deactivate_after() if since else None,
             next_text="Without payment, mailboxes and domains will be deactivated and new "
             "mail refused on",
+            action=action,
         )
     if stage == Stage.DEACTIVATED:
         # In the warning window (the first deletion warning is due): say so loudly.
@@ -207,6 +208,7 @@ def suspension_notice(*, organization) -> SuspensionNotice | None:
             next_date=deletion,
             next_text="Without payment, all mail data (mailboxes, aliases, domains) will be "
             "deleted on",
+            action=action,
         )
     return SuspensionNotice(
         stage=stage,
@@ -216,6 +218,7 @@ def suspension_notice(*, organization) -> SuspensionNotice | None:
         "the mail server. Your organization and its invoices remain; paying the open "
         "invoice reactivates it (empty), and you can add your domains again.",
         since=since,
+        action=action,
     )
 
 

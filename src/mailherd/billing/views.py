@@ -103,6 +103,9 @@ def overview(request):
         i for i in invoice_list(organization=request.organization) if i.status == "open"
     ]
     context["now"] = timezone.now()
+    subscription = context["subscription"]
+    if subscription is not None and subscription.in_dunning:
+        context["suspend_on"] = subscription.dunning_started_at + conf.grace_period()
     return render(request, "billing/overview.html", context)
 
 
