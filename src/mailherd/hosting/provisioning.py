@@ -158,13 +158,13 @@ def _apply(op: ProvisioningOp, servers: dict) -> str:
         _retry_later(op, str(exc))
         return "retry"
     except Permanent as exc:
-        _park(op, str(exc))
+        _park(op, exc)
         return "failed"
     except MailcowBusinessError as exc:
         if isinstance(exc, MailcowBackendError):
             _retry_later(op, str(exc))
             return "retry"
-        _park(op, str(exc))
+        _park(op, exc)
         return "failed"
     except (MailcowConnectionError, MailcowServerError, MailcowRateLimited, MailcowApiError) as exc:
         # Down, overloaded, or auth/protocol trouble that is the operator's to fix:
@@ -173,7 +173,7 @@ def _apply(op: ProvisioningOp, servers: dict) -> str:
         _retry_later(op, str(exc))
         return "retry"
     except MailcowError as exc:  # client-side validation: the data can never be applied
-        _park(op, str(exc))
+        _park(op, exc)
         return "failed"
     return "done"
 
@@ -252,7 +252,11 @@ def _retry_later(op: ProvisioningOp, error: str) -> None:
         _lost_claim(op, "retry")
 
 
-def _park(op: ProvisioningOp, error: str) -> None:
+def _park(op: ProvisioningOp, exc: Exception) -> None:
+    """The row keeps the full error for the operator; the object shows plain words."""
+    from mailherd.hosting.messages import customer_error
+
+    error = str(exc)
     logger.warning("outbox %s %s: refused: %s", op.kind, op.object_key, error)
     with transaction.atomic():
         if not _still_ours([op.pk], op.claim_token).update(
@@ -260,7 +264,7 @@ def _park(op: ProvisioningOp, error: str) -> None:
         ):
             _lost_claim(op, "failed")
             return
-        _mark_object(op, SyncStatus.ERROR, error)
+        _mark_object(op, SyncStatus.ERROR, customer_error(exc))
 
 
 def _mark_applied(ops: list[ProvisioningOp]) -> None:
