@@ -116,20 +116,20 @@ def test_a_user_edit_is_audited(ops_client, tenants):
     assert row.ip == CLIENT_ADDRESS
 
 
-def test_a_mail_server_edit_is_audited_without_its_secret(ops_client, tenants):
+def test_a_mail_server_edit_is_audited_without_its_secret(ops_client, tenants, sim):
+    # the server form saves through the mail-server service, which writes its own row: that row
+    # carries the operator's address and the changed fields' names, and there is no second row
     server = MailServer.objects.create(
-        name="mx-1", api_url="https://mx1.example.test", api_key="old-secret-key"
+        name="mx-1", api_url=sim.url, api_key=sim.api_key, hostname="mail.provider.test"
     )
     post_change(
-        ops_client,
-        f"/operator/mailcow/mailserver/{server.pk}/change/",
-        capacity_mailboxes="900",
-        api_key="new-secret-key",
+        ops_client, f"/operator/mailcow/mailserver/{server.pk}/change/", capacity_mailboxes="900"
     )
-    row = _row("admin.mailcow.mailserver.change")
-    assert row.data["changed"]["capacity_mailboxes"]["to"] == 900
-    text = str(row.data)
-    assert "secret-key" not in text
+    row = _row("mail_server.update")
+    assert row.ip == CLIENT_ADDRESS
+    assert "capacity_mailboxes" in row.data["fields"]
+    assert sim.api_key not in str(row.data)
+    assert not AuditEvent.objects.filter(action__startswith="admin.mailcow").exists()
 
 
 def test_an_announcement_is_audited(ops_client, tenants):
