@@ -265,6 +265,8 @@ MAILHERD_CLOUDFLARE_API_URL = env_str(
 )
 # bcrypt cost of mailbox passwords ({BLF-CRYPT}); 10 is Mailcow's default. Tests lower it.
 MAILHERD_BCRYPT_COST = env_int("MAILHERD_BCRYPT_COST", 10, minimum=4)
+# Size of the DKIM keys Mailherd generates (and keeps, to restore them): 2048 as Mailcow. Tests lower it.
+MAILHERD_DKIM_KEY_BITS = env_int("MAILHERD_DKIM_KEY_BITS", 2048, minimum=1024)
 
 # OpenID Connect / OAuth 2 provider (django-oauth-toolkit) under /o/. Generic on purpose: the
 # webmail SSO clients and any other OAuth client (e.g. MCP) share it; what is particular to

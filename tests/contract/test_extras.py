@@ -32,6 +32,50 @@ def test_dkim_rotation_needs_a_delete_first(mc: MailcowClient, domain: str) -> N
     assert key is not None and (key.selector, key.length) == ("mail2026", 1024)
 
 
+def test_an_imported_dkim_key_replaces_the_servers_and_comes_back_after_a_delete(
+    mc: MailcowClient, domain: str
+) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=1024)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
+    ).decode()
+    import base64
+
+    public = base64.b64encode(
+        key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    ).decode()
+    # without overwrite, an existing key stays
+    with pytest.raises(MailcowAlreadyExists) as caught:
+        mc.import_dkim(domain, private_key_pem=pem, selector="kept", overwrite=False)
+    assert caught.value.msg_key == "dkim_domain_or_sel_exists"
+    assert mc.get_dkim(domain).public_key != public
+    assert mc.import_dkim(domain, private_key_pem=pem, selector="kept").msg_keys == ("dkim_added",)
+    installed = mc.get_dkim(domain)
+    assert (installed.public_key, installed.selector, installed.length) == (public, "kept", 1024)
+    assert installed.txt == f"v=DKIM1;k=rsa;t=s;s=email;p={public}"
+    assert installed.private_key == ""  # hidden unless the server shows private keys
+    # deleted on the server, put back exactly: the published record stays valid
+    mc.delete_dkim(domain)
+    mc.import_dkim(domain, private_key_pem=pem, selector="kept")
+    assert mc.get_dkim(domain) == installed
+    with pytest.raises(MailcowInvalidInput) as caught:
+        mc.import_dkim(domain, private_key_pem="-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----")
+    assert caught.value.msg_key == "private_key_error"
+
+
+def test_a_domain_added_with_key_size_0_gets_no_dkim_key(
+    mc: MailcowClient, target: MailcowTarget, cleanup
+) -> None:
+    name = target.unique_domain("nokey")
+    cleanup.domains.append(name)
+    added = mc.add_domain(name, quota_mib=1024, max_mailbox_quota_mib=1024, default_mailbox_quota_mib=512, dkim_key_size=0)
+    assert added.msg_keys[-1] == "domain_added" and "dkim_added" not in added.msg_keys
+    assert mc.get_dkim(name) is None
+
+
 def test_dkim_for_an_unknown_domain_is_not_found(mc: MailcowClient, target: MailcowTarget) -> None:
     with pytest.raises(MailcowNotFound):
         mc.add_dkim(target.unique_domain("ghost"))

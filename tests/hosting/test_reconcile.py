@@ -102,3 +102,84 @@ def test_an_unknown_server_name_or_a_server_that_is_down_is_an_error(mail_server
         reconcile()
     sim.clear_faults()
     assert reconcile_server(server=mail_server).repaired == []
+
+
+@pytest.fixture
+def provisioned(tenants, mail_server, sim):
+    verified_domain(tenants.acme, "acme.test")
+    outbox_drain()
+    from mailherd.hosting.models import Domain
+
+    domain = Domain.objects.get(name="acme.test")
+    assert domain.dkim_private_key.startswith("-----BEGIN RSA PRIVATE KEY-----")  # kept, encrypted at rest
+    assert client_for(mail_server).get_dkim("acme.test").txt == domain.dkim_txt
+    return domain
+
+
+@pytest.mark.django_db
+def test_a_dkim_key_deleted_on_the_server_is_put_back_as_it_was(
+    provisioned, mail_server, mailoutbox, django_capture_on_commit_callbacks
+):
+    mailcow = client_for(mail_server)
+    published = provisioned.dkim_txt
+    mailcow.delete_dkim("acme.test")
+    with django_capture_on_commit_callbacks(execute=True):
+        out = reconcile()
+    assert "repaired: domain acme.test: DKIM key missing [applied]" in out
+    assert mailcow.get_dkim("acme.test").txt == published  # the record in DNS still matches
+    provisioned.refresh_from_db()
+    assert provisioned.dkim_txt == published
+    assert mailoutbox == []  # nothing for the customer to do
+    assert "in sync" in reconcile()
+
+
+@pytest.mark.django_db
+def test_a_replaced_dkim_key_is_put_back_too(provisioned, mail_server):
+    mailcow = client_for(mail_server)
+    published = provisioned.dkim_txt
+    mailcow.delete_dkim("acme.test")
+    mailcow.add_dkim("acme.test", selector="dkim", key_size=1024)  # someone rotated it on the server
+    assert "repaired: domain acme.test: DKIM key differs from the one kept [applied]" in reconcile()
+    assert mailcow.get_dkim("acme.test").txt == published
+
+
+@pytest.mark.django_db
+def test_a_lost_key_only_the_server_knew_is_replaced_and_the_customer_asked_to_publish_it(
+    provisioned, mail_server, mailoutbox, tenants, django_capture_on_commit_callbacks
+):
+    from mailherd.dns.records import domain_records
+    from mailherd.hosting.models import Domain
+
+    # a domain provisioned before Mailherd kept keys: only the server had the private key
+    Domain.objects.filter(pk=provisioned.pk).update(dkim_private_key="")
+    old = provisioned.dkim_txt
+    client_for(mail_server).delete_dkim("acme.test")
+    with django_capture_on_commit_callbacks(execute=True):
+        assert "repaired: domain acme.test: DKIM key missing [applied]" in reconcile()
+    domain = Domain.objects.get(pk=provisioned.pk)
+    new = client_for(mail_server).get_dkim("acme.test").txt
+    assert new != old and domain.dkim_txt == new and domain.dkim_private_key  # kept from now on
+    shown = [r for r in domain_records(domain) if r.name == "dkim._domainkey.acme.test"]
+    assert [r.value for r in shown] == [new]  # the records shown (and checked) follow the new key
+    (message,) = mailoutbox
+    assert message.to == [tenants.alice.email]
+    assert "publish its new DKIM record" in message.subject and new in message.body
+    assert "dkim._domainkey.acme.test" in message.body
+
+
+@pytest.mark.django_db
+def test_domain_limits_changed_on_the_server_are_repaired_to_the_plan(provisioned, mail_server, tenants):
+    mailcow = client_for(mail_server)
+    mailcow.edit_domain("acme.test", max_mailboxes=1000, max_aliases=5000, quota_mib=900_000, max_mailbox_quota_mib=900_000)
+    out = reconcile()
+    assert "repaired: domain acme.test: limits quota_mib 900000 instead of 10240" in out
+    assert "max_mailboxes 1000 instead of 10, max_aliases 5000 instead of 30 [applied]" in out
+    remote = mailcow.get_domain("acme.test")
+    plan = tenants.acme.plan
+    assert (remote.max_mailboxes, remote.max_aliases, remote.quota_mib, remote.max_mailbox_quota_mib) == (
+        plan.max_mailboxes,
+        plan.max_aliases,
+        plan.max_storage_mb,
+        plan.max_storage_mb,
+    )
+    assert "in sync" in reconcile()

@@ -184,7 +184,7 @@ def test_drift_is_repaired_or_reported(tenants, mail_server, sim):
     sim.clear_requests()
 
     result = reconcile_server(server=mail_server)
-    assert sim.request_count() == 3  # three list calls, not one per object
+    assert sim.request_count() == 4  # three list calls and one DKIM read per domain, not one per object
     assert len(result.repaired) == 3
     assert result.unknown == ["mailbox stranger@acme.test"]
     assert DriftReport.objects.filter(

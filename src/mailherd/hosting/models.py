@@ -51,6 +51,9 @@ class Domain(models.Model):
     )
     dkim_selector = models.CharField(max_length=63, default="dkim")
     dkim_txt = models.TextField(blank=True, help_text="The DKIM TXT value from Mailcow")
+    # The key Mailherd generated and installed (add/dkim_import), encrypted at rest: a key deleted
+    # on the server is put back as it was, so the published record stays valid.
+    dkim_private_key = EncryptedTextField(blank=True, default="")
     last_error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

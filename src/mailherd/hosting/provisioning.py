@@ -367,6 +367,16 @@ def _sync_domain(op, client, server) -> None:
     _sync_domain_named(op.payload["domain"], client)
 
 
+def domain_limits(plan) -> dict:
+    """Mailcow's per-domain limits, from the plan (the reconciler repairs drift from these)."""
+    return {
+        "quota_mib": plan.max_storage_mb,
+        "max_mailbox_quota_mib": plan.max_storage_mb,
+        "max_mailboxes": plan.max_mailboxes,
+        "max_aliases": plan.max_aliases,
+    }
+
+
 def _sync_domain_named(name, client) -> None:
     domain = (
         Domain.objects.select_related(
@@ -378,12 +388,7 @@ def _sync_domain_named(name, client) -> None:
     if domain is None or client is None:
         return
     plan = domain.organization.plan
-    limits = {
-        "quota_mib": plan.max_storage_mb,
-        "max_mailbox_quota_mib": plan.max_storage_mb,
-        "max_mailboxes": plan.max_mailboxes,
-        "max_aliases": plan.max_aliases,
-    }
+    limits = domain_limits(plan)
     active = _desired_domain_active(domain.organization)
     rate_limit = desired_rate_limit(domain, plan, "domain")
     relay = effective_relay(domain)
@@ -395,6 +400,7 @@ def _sync_domain_named(name, client) -> None:
             default_mailbox_quota_mib=min(DEFAULT_DOMAIN_MAILBOX_QUOTA_MB, plan.max_storage_mb),
             description=f"{domain.organization.name} ({domain.organization.slug})",
             dkim_selector=domain.dkim_selector,
+            dkim_key_size=0,  # Mailherd installs a key it keeps (below), not one only Mailcow knows
             active=active,
             rate_limit=rate_limit,
             **limits,
@@ -405,12 +411,75 @@ def _sync_domain_named(name, client) -> None:
     except MailcowAlreadyExists:
         client.edit_domain(domain.name, active=active, relayhost_id=relayhost_id, **limits)
         _set_rate_limit(client, "domain", domain.name, rate_limit)
+    _ensure_dkim(domain, client)
+
+
+def _ensure_dkim(domain: Domain, client) -> None:
+    """Make the server's DKIM key the one Mailherd keeps (see hosting/dkim.py).
+
+    - Mailherd holds the key: a missing or different key on the server is replaced by it.
+    - It holds none yet (a new domain, or one provisioned before Mailherd kept keys): a
+      server that shows its private key has it adopted; a domain with nothing published
+      yet, or whose key is gone, gets a new key generated here, kept, then installed.
+    - Otherwise (an older key only the server knows) the server's key stays.
+    When the key behind an already shown record changes, the customer is asked to
+    publish the new record.
+    """
+    from mailherd.hosting.dkim import dkim_key_generate, dkim_public_b64, dkim_txt_public_b64
+
     key = client.get_dkim(domain.name)
-    if key is None:
-        client.add_dkim(domain.name, selector=domain.dkim_selector, key_size=2048)
+    private = domain.dkim_private_key
+    if not private and key is not None and key.private_key and (
+        not domain.dkim_txt or dkim_txt_public_b64(domain.dkim_txt) == key.public_key
+    ):
+        private = key.private_key
+        Domain.objects.filter(pk=domain.pk).update(dkim_private_key=private)
+    if not private and (key is None or not domain.dkim_txt):
+        private = dkim_key_generate()
+        # Kept before it is installed: a retry after a lost answer installs the same key.
+        Domain.objects.filter(pk=domain.pk).update(dkim_private_key=private)
+        key = None
+    if private and (
+        key is None or key.public_key != dkim_public_b64(private) or key.selector != domain.dkim_selector
+    ):
+        client.import_dkim(domain.name, private_key_pem=private, selector=domain.dkim_selector)
         key = client.get_dkim(domain.name)
-    if key is not None:
-        Domain.objects.filter(pk=domain.pk).update(dkim_txt=key.txt, dkim_selector=key.selector)
+    if key is None:
+        return
+    Domain.objects.filter(pk=domain.pk).update(dkim_txt=key.txt, dkim_selector=key.selector)
+    if domain.dkim_txt and dkim_txt_public_b64(domain.dkim_txt) != key.public_key:
+        logger.warning("domain %s: DKIM key replaced; the customer must publish the new record", domain.name)
+        domain_pk = domain.pk
+        transaction.on_commit(lambda: dkim_changed_notify(domain_id=domain_pk))
+
+
+def dkim_changed_notify(*, domain_id: int) -> int:
+    """Ask the organization's owners and admins to publish the domain's new DKIM record."""
+    from django.conf import settings
+    from django.urls import reverse
+
+    from mailherd.notifications.services import email_send
+    from mailherd.tenancy.models import Membership, Role
+
+    domain = Domain.objects.select_related("organization").filter(pk=domain_id).first()
+    if domain is None:
+        return 0
+    organization = domain.organization
+    context = {
+        "organization": organization,
+        "domain": domain,
+        "record_name": f"{domain.dkim_selector}._domainkey.{domain.name}",
+        "record_value": domain.dkim_txt,
+        "records_url": settings.SITE_URL
+        + reverse("dns:records", kwargs={"org_slug": organization.slug, "name": domain.name}),
+    }
+    sent = 0
+    for membership in Membership.objects.filter(
+        organization=organization, role__in=(Role.OWNER, Role.ADMIN)
+    ).select_related("user"):
+        email_send(to=membership.user.email, template="dns_dkim_changed", context=context, organization=organization)
+        sent += 1
+    return sent
 
 
 def _delete_domain(op, client, server) -> None:

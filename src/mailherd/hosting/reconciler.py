@@ -1,7 +1,7 @@
 """The reconciler: compare each server with Mailherd, repair what Mailherd owns, report the rest.
 
-Per server it makes three list calls (domains, mailboxes, aliases), never one
-call per object. Repairs go through the outbox like any other change, so
+Per server it makes three list calls (domains, mailboxes, aliases) and one
+DKIM read per domain (Mailcow cannot list keys), never one call per mailbox or alias. Repairs go through the outbox like any other change, so
 they are ordered, retried and idempotent. See docs/outbox.md.
 """
 
@@ -18,6 +18,7 @@ from mailherd.hosting.provisioning import (
     _desired_active,
     _desired_domain_active,
     desired_rate_limit,
+    domain_limits,
     mailcow_display_name,
 )
 from mailherd.hosting.services.aliases import alias_key
@@ -98,6 +99,12 @@ def reconcile_server(*, server: MailServer) -> ReconcileResult:
     relay_links = dict(
         RelayOnServer.objects.filter(mail_server=server).values_list("relay_id", "relayhost_id")
     )
+    # One DKIM read per domain (Mailcow has no list of keys), before the transaction opens.
+    dkim_drift = {
+        name: _dkim_drift(client, domain)
+        for name, domain in domains.items()
+        if name in remote_domains and domain_key(name) not in busy
+    }
     with transaction.atomic():
         for name, domain in domains.items():
             if domain_key(name) in busy:
@@ -115,6 +122,10 @@ def reconcile_server(*, server: MailServer) -> ReconcileResult:
             elif remote.rate_limit != desired_rate_limit(domain, domain.organization.plan, "domain"):
                 wanted = desired_rate_limit(domain, domain.organization.plan, "domain")
                 problem = f"rate limit {_rate(remote.rate_limit)} instead of {_rate(wanted)}"
+            elif _remote_limits(remote) != domain_limits(domain.organization.plan):
+                problem = "limits " + _limits_drift(_remote_limits(remote), domain_limits(domain.organization.plan))
+            else:
+                problem = dkim_drift.get(name)
             if problem:
                 _repair(
                     ProvisioningOp.Kind.DOMAIN_UPDATE,
@@ -243,6 +254,34 @@ def _access_differs(remote, mailbox) -> bool:
     return any(
         remote.access.get(name, True) != allowed for name, allowed in desired_access(mailbox).items()
     )
+
+
+def _remote_limits(remote) -> dict:
+    return {
+        "quota_mib": remote.quota_mib or 0,  # None: unlimited on the server
+        "max_mailbox_quota_mib": remote.max_mailbox_quota_mib or 0,
+        "max_mailboxes": remote.max_mailboxes,
+        "max_aliases": remote.max_aliases,
+    }
+
+
+def _limits_drift(remote: dict, wanted: dict) -> str:
+    return ", ".join(f"{k} {remote[k]} instead of {wanted[k]}" for k in wanted if remote[k] != wanted[k])
+
+
+def _dkim_drift(client, domain) -> str | None:
+    """Is the server's DKIM key the one Mailherd keeps (or, for an older domain, the one it shows)?"""
+    from mailherd.hosting.dkim import dkim_public_b64, dkim_txt_public_b64
+
+    key = client.get_dkim(domain.name)
+    if key is None:
+        return "DKIM key missing"
+    if domain.dkim_private_key:
+        if key.public_key != dkim_public_b64(domain.dkim_private_key):
+            return "DKIM key differs from the one kept"
+    elif key.public_key != dkim_txt_public_b64(domain.dkim_txt):
+        return "DKIM key differs from the record shown"
+    return None
 
 
 def _own_rate_limit(remote):

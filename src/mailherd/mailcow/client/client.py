@@ -161,6 +161,7 @@ class MailcowClient(ExtrasMixin):
     ) -> WriteResult:
         """Create a domain; Mailcow also generates its DKIM key.
 
+        ``dkim_key_size=0`` creates no DKIM key (then ``import_dkim`` one).
         Quotas in MiB. Omitted limits take Mailcow's template defaults
         (10 mailboxes, 400 aliases, 3072 MiB default and 10240 MiB max per
         mailbox); pass them explicitly when they matter. Raises
@@ -193,7 +194,11 @@ class MailcowClient(ExtrasMixin):
             attr["rl_value"], attr["rl_frame"] = str(value), frame
         if relayhost_id is not None:
             attr["relayhost"] = v.check_int(relayhost_id, field="relayhost_id")
-        attr["dkim_selector"], attr["key_size"] = v.check_dkim(dkim_selector, dkim_key_size)
+        if dkim_key_size == 0:
+            # No key generated (Mailcow skips it for an empty key_size): the caller imports its own.
+            attr["dkim_selector"], attr["key_size"] = v.check_dkim(dkim_selector, c.DEFAULT_DKIM_KEY_SIZE)[0], 0
+        else:
+            attr["dkim_selector"], attr["key_size"] = v.check_dkim(dkim_selector, dkim_key_size)
         tag_list = [v.check_text(t, field="tags", max_length=64) for t in tags]
         if tag_list:
             attr["tags"] = tag_list

@@ -12,7 +12,13 @@ from typing import Any
 
 from . import constants as c
 from . import validation as v
-from .errors import MailcowAlreadyExists, MailcowNotFound, MailcowProtocolError
+from .errors import (
+    MailcowAlreadyExists,
+    MailcowInvalidInput,
+    MailcowNotFound,
+    MailcowProtocolError,
+    MailcowValidationError,
+)
 from .shapes import as_list, as_object, flag, segment
 from .transport import Transport
 from .types import (
@@ -96,6 +102,42 @@ class ExtrasMixin(ClientBase):
         attr = {"domains": name, "dkim_selector": sel, "key_size": size}
         return self._add(
             "dkim", attr, overrides={"dkim_domain_or_sel_invalid": MailcowAlreadyExists}
+        )
+
+    def import_dkim(
+        self,
+        domain: str,
+        *,
+        private_key_pem: str,
+        selector: str = c.DEFAULT_DKIM_SELECTOR,
+        overwrite: bool = True,
+    ) -> WriteResult:
+        """Install a DKIM key Mailherd holds (``add/dkim_import``, admin keys only).
+
+        Mailcow derives the public key from the PEM private key and stores both,
+        replacing the domain's key when ``overwrite``. So a key deleted on the
+        server can be put back exactly, and the published DNS record stays
+        valid. Raises MailcowInvalidInput for a key Mailcow cannot read
+        (``private_key_error``), MailcowAlreadyExists when the domain has a key
+        and not ``overwrite`` (``dkim_domain_or_sel_exists``).
+        """
+        name = v.normalize_domain(domain)
+        sel, _size = v.check_dkim(selector, c.DEFAULT_DKIM_KEY_SIZE)
+        if not isinstance(private_key_pem, str) or "PRIVATE KEY-----" not in private_key_pem:
+            raise MailcowValidationError("a PEM private key is required", field="private_key_pem")
+        attr = {
+            "domain": name,
+            "dkim_selector": sel,
+            "private_key_file": private_key_pem,
+            "overwrite_existing": flag(overwrite),
+        }
+        return self._add(
+            "dkim_import",
+            attr,
+            overrides={
+                "private_key_error": MailcowInvalidInput,
+                "dkim_domain_or_sel_exists": MailcowAlreadyExists,
+            },
         )
 
     def get_dkim(self, domain: str) -> DkimKey | None:

@@ -314,6 +314,8 @@ class DkimKey:
     length: int
     public_key: str
     txt: str
+    # PEM; only when the server shows private keys (Mailcow's SHOW_DKIM_PRIV_KEYS, off by default).
+    private_key: str = ""
 
     @property
     def dns_name(self) -> str:
@@ -327,7 +329,22 @@ class DkimKey:
             length=_int(obj.get("length")),
             public_key=str(obj.get("pubkey") or ""),
             txt=str(obj.get("dkim_txt") or ""),
+            private_key=_private_pem(obj.get("privkey")),
         )
+
+
+def _private_pem(value: Any) -> str:
+    """Mailcow sends the private key base64-encoded (an empty string when it hides it)."""
+    import base64
+    import binascii
+
+    if not value:
+        return ""
+    try:
+        pem = base64.b64decode(str(value), validate=True).decode("ascii")
+    except (binascii.Error, UnicodeDecodeError):
+        return ""
+    return pem if "PRIVATE KEY-----" in pem else ""
 
 
 @dataclass(frozen=True)

@@ -153,6 +153,7 @@ WRITES: dict[tuple[str, str], Writer] = {
     ("add", "mailbox"): lambda s, o, a, i: s.add_mailbox(a),
     ("add", "alias"): lambda s, o, a, i: s.add_alias(a),
     ("add", "dkim"): lambda s, o, a, i: s.add_dkim(a),
+    ("add", "dkim_import"): lambda s, o, a, i: s.import_dkim(a),
     ("add", "relayhost"): lambda s, o, a, i: s.add_relayhost(a),
     ("add", "domain-admin"): lambda s, o, a, i: s.add_domain_admin(a),
     ("add", "app-passwd"): lambda s, o, a, i: s.add_app_passwd(a),

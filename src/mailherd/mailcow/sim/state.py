@@ -324,6 +324,38 @@ class SimState(MailboxAliasState, ExtrasState, IdentityProviderState):
                 entries.append(entry("success", log, ["dkim_added", domain]))
         return entries, bool(entries) and entries[-1]["type"] == "success"
 
+    def import_dkim(self, attr: dict[str, Any]) -> tuple[list[Entry], bool]:
+        """``add/dkim_import`` (read from source): the public key is derived from the private one;
+        the domain need not exist; an existing key is replaced only with ``overwrite_existing``."""
+        import base64
+
+        from cryptography.hazmat.primitives import serialization
+
+        log = ["dkim", "import", {k: v for k, v in attr.items() if k != "private_key_file"}]
+        pem = str(attr.get("private_key_file") or "").strip().replace("\r\n", "\n").replace("\r", "\n")
+        try:
+            key = serialization.load_pem_private_key(pem.encode(), password=None)
+            public_der = key.public_key().public_bytes(
+                serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+        except (ValueError, TypeError) as exc:
+            return [entry("danger", log, ["private_key_error", str(exc)[:80]])], False
+        selector = str(attr.get("dkim_selector") or "dkim")
+        domain = idn_to_ascii(str(attr.get("domain") or ""))
+        with self.lock:
+            if not domain or "." not in domain:
+                return [entry("danger", log, ["dkim_domain_or_sel_invalid", domain])], False
+            if domain in self.dkim and not intval(attr.get("overwrite_existing")):
+                return [entry("danger", log, ["dkim_domain_or_sel_exists", domain])], False
+            if not all(ch.isalnum() or ch in "-_." for ch in selector):
+                return [entry("danger", log, ["dkim_domain_or_sel_invalid", domain])], False
+            self.dkim[domain] = SimDkim(
+                selector=selector,
+                public_b64=base64.b64encode(public_der).decode("ascii"),
+                bits=key.key_size,
+            )
+        return [entry("success", log, ["dkim_added", domain])], True
+
     def delete_dkim(self, attr: dict[str, Any]) -> tuple[list[Entry], bool]:
         entries: list[Entry] = []
         with self.lock:
