@@ -117,3 +117,18 @@ def test_our_own_refund_is_not_mirrored_twice(localstripe, tenants, client, oper
     post_event(client, "charge.refunded", {"id": charge_id, "object": "charge"})
     invoice.refresh_from_db()
     assert invoice.amount_refunded == 1000 and Refund.objects.count() == 1
+
+
+def test_the_refund_form_posted_twice_refunds_once(localstripe, tenants, operator_user, client):
+    from tests.operator.fixtures import sign_in_with_two_factor, with_two_factor
+
+    subscribe(tenants.acme, "enterprise")
+    invoice = Invoice.objects.get()
+    sign_in_with_two_factor(client, with_two_factor(operator_user))
+    url = f"/operator/billing/invoice/{invoice.pk}/refund/"
+    key = client.get(url).context["form"].initial["key"]
+    for _ in range(2):  # a double click
+        client.post(url, {"amount": "30.00", "reason": "double click", "key": key})
+    invoice.refresh_from_db()
+    assert invoice.amount_refunded == 3000
+    assert [r.amount for r in _stripe_refunds(invoice)] == [3000]

@@ -82,7 +82,9 @@ def dunning_step(*, subscription_id: int, now: datetime | None = None) -> bool:
 
     # 1. Retry the open invoices if a retry day has come (network: no transaction held).
     # Manual billing has no card to retry: the operator records the payment.
-    retries_due = retries_due_by(row=row, now=now) if row.in_dunning and not row.manual else 0
+    # Without a Stripe key (the operator turned Stripe off) there is nothing to retry either.
+    can_retry = row.in_dunning and not row.manual and conf.billing_enabled()
+    retries_due = retries_due_by(row=row, now=now) if can_retry else 0
     if row.dunning_retries < retries_due:
         _retry(row=row, now=now, retries_due=retries_due)
         row.refresh_from_db()
