@@ -18,6 +18,8 @@ def test_hosting_tools_answer_maintenance_while_hosting_is_off(acme_mcp, tenants
         assert answer["structuredContent"]["code"] == "maintenance"
         assert "paused for maintenance" in answer["structuredContent"]["message"]
         assert "list_domains" not in {tool.name for tool in acme_mcp.tools()}
+        rules = acme_mcp.call("list_rules")  # mail rules are hosting too (as their pages are)
+        assert rules["isError"] and rules["structuredContent"]["code"] == "maintenance"
     finally:
         feature_switch_set(actor=Actor.system(), name="email_hosting", enabled=True)
     assert not acme_mcp.call("list_domains")["isError"]

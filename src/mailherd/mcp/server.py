@@ -161,13 +161,17 @@ def _sdk_tool(tool: Tool) -> types.Tool:
 
 def _visible_tools(ctx: Context, token) -> list[Tool]:
     from mailherd.api.scopes import scopes_allow
+    from mailherd.operator.maintenance import is_hosting_tool
     from mailherd.operator.selectors import feature_enabled
 
     granted = list(token.scopes or [])
+    hosting = feature_enabled("email_hosting")
     return [
         t
         for t in TOOLS.values()
-        if feature_enabled(t.feature, ctx.organization) and scopes_allow(granted, tool_scope(t))
+        if feature_enabled(t.feature, ctx.organization)
+        and (hosting or not is_hosting_tool(t))
+        and scopes_allow(granted, tool_scope(t))
     ]
 
 
@@ -197,6 +201,10 @@ def _call_sync(
         ok = False
         try:
             require_scope(token, tool_scope(tool))
+            from mailherd.operator.maintenance import is_hosting_tool
+
+            if is_hosting_tool(tool):
+                feature_require("email_hosting")  # 503 maintenance while the operator has it off
             feature_require(tool.feature, ctx.organization)
             needs_confirm = tool.destructive and CONFIRM_FIELD not in tool.args.model_fields
             if needs_confirm and arguments.pop(CONFIRM_FIELD, None) is not True:

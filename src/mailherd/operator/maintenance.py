@@ -63,6 +63,11 @@ def is_hosting_route(view_func) -> bool:
     return any(_in_hosting_module(func) for func in route_functions(view_func))
 
 
+def is_hosting_tool(tool) -> bool:
+    """An MCP tool of email hosting: gated by it, or its handler lives in a hosting module."""
+    return tool.feature == EMAIL_HOSTING or _in_hosting_module(tool.handler)
+
+
 def is_api_route(view_func) -> bool:
     return route_functions(view_func) != [view_func]
 
