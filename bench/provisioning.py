@@ -1,18 +1,24 @@
 """Benchmark: mailbox provisioning end to end, against the raw client, in one run.
 
 1. Starts the Mailcow simulator, Mailherd's web app (gunicorn) and Celery
-   workers as separate processes on 127.0.0.1, on a fresh database
-   (SQLite under a temporary folder, or DATABASE_URL if set).
-2. Creates N mailboxes through the REST API (real HTTP, a few client threads)
-   and waits until the workers have applied every outbox row to the simulator.
+   workers as separate processes on 127.0.0.1, on a fresh database (SQLite
+   under a temporary folder; DATABASE_URL if set; with --postgres a PostgreSQL
+   database this script creates and drops).
+2. Creates mailboxes through the REST API (real HTTP) and waits until the
+   workers have applied every outbox row to the simulator, five ways: with
+   `password_hash` given (nothing to hash) one per call and 100 per bulk call;
+   with plaintext passwords (Mailherd hashes them, bcrypt cost 10) from one
+   client and from four clients of the same organization, and in bulk.
 3. Creates N mailboxes with the raw Mailcow client on the same simulator, with
-   the same number of threads.
+   the same number of threads, and times bcrypt per mailbox.
 4. Renders the mailbox list page and API list at 10 and at 10,000 mailboxes,
    counting SQL queries and timing them.
 
-Prints both rates, their ratio, and the list figures. Bounded in count and time.
+Prints the rates, the ratios against the aims (on PostgreSQL: per call with
+`password_hash` >= 0.3 of the raw client, bulk >= 0.8, four plaintext clients
+>= 1.8 times one) and the list figures. Bounded in count and time.
 
-    python bench/provisioning.py [--count 2000] [--threads 8] [--workers 2]
+    python bench/provisioning.py [--postgres] [--count 2000] [--plain-count 200] [--threads 8]
 """
 
 import argparse
@@ -24,8 +30,10 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parents[1]
+PG_ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 API_KEY = "BENCH-KEY-0002"
 TIME_LIMIT = 900
 BULK = 100
@@ -83,13 +91,48 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2, help="Celery worker processes")
     parser.add_argument("--list-size", type=int, default=10_000)
+    parser.add_argument(
+        "--postgres", action="store_true", help="on a PostgreSQL database created and dropped here"
+    )
+    parser.add_argument(
+        "--plain-count", type=int, default=200, help="mailboxes per plaintext-password measurement"
+    )
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: proves the script runs")
     args = parser.parse_args()
     if args.smoke:
         args.count, args.threads, args.workers, args.list_size = 20, 2, 1, 50
+        args.plain_count = 8
 
     var_dir = Path(tempfile.mkdtemp(prefix="mailherd-bench-"))
-    os.environ.setdefault("MAILHERD_API_RATE", "1000000/m")  # measure throughput, not the rate limit
+    pg_database = None
+    if args.postgres:
+        pg_database = f"mh_provisioning_bench_{os.getpid()}"
+        pg_execute(f'DROP DATABASE IF EXISTS "{pg_database}" WITH (FORCE)')
+        pg_execute(f'CREATE DATABASE "{pg_database}"')
+        os.environ["DATABASE_URL"] = urlunsplit(
+            urlsplit(PG_ADMIN_URL)._replace(path=f"/{pg_database}")
+        )
+    try:
+        run(args, var_dir)
+    finally:
+        if pg_database:
+            from django.db import connections
+
+            connections.close_all()
+            pg_execute(f'DROP DATABASE IF EXISTS "{pg_database}" WITH (FORCE)')
+
+
+def pg_execute(statement: str) -> None:
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(statement)
+
+
+def run(args, var_dir: Path) -> None:
+    os.environ.setdefault(
+        "MAILHERD_API_RATE", "1000000/m"
+    )  # measure throughput, not the rate limit
     os.environ.update(
         MAILHERD_VAR_DIR=str(var_dir),
         DJANGO_SETTINGS_MODULE="mailherd.settings",
@@ -142,9 +185,9 @@ def main() -> None:
             slug="bench",
             name="Bench",
             max_domains=10,
-            max_mailboxes=3 * args.count + args.list_size,
+            max_mailboxes=3 * args.count + 3 * args.plain_count + args.list_size,
             max_aliases=10,
-            max_storage_mb=100 * (args.count + args.list_size),
+            max_storage_mb=100 * (3 * args.count + 3 * args.plain_count + args.list_size),
             features=["api"],
         )
         owner = User.objects.create_user(email="bench@bench.test", password="x" * 12)
@@ -209,72 +252,115 @@ def main() -> None:
 
         import httpx
 
+        from mailherd.hosting.passwords import BCRYPT_COST, hash_many, hash_password
+
         local = threading.local()
 
         def http() -> httpx.Client:
             if not hasattr(local, "client"):
                 local.client = httpx.Client(
                     base_url=f"http://127.0.0.1:{web_port}",
-                    timeout=60,
+                    timeout=120,
                     headers={"Authorization": f"Bearer {token}"},
                 )
             return local.client
 
-        def api_create(number: int) -> None:
-            body = {"address": f"user{number}@bench.test", "password": PASSWORD, "quota_mb": 10}
-            response = http().post("/api/v1/mailboxes", json=body)
-            if response.status_code != 201:
-                raise RuntimeError(f"{response.status_code} {response.text[:200]}")
+        # One hash made here and given as password_hash: Mailherd checks it and hashes nothing.
+        given_hash = hash_password(PASSWORD, cost=BCRYPT_COST)
 
-        def api_create_bulk(batch: int) -> None:
-            numbers = range(batch * BULK, min((batch + 1) * BULK, args.count))
-            items = [
-                {"address": f"bulk{n}@bench.test", "password": PASSWORD, "quota_mb": 10}
-                for n in numbers
-            ]
-            response = http().post("/api/v1/mailboxes/bulk", json={"mailboxes": items})
-            if response.status_code != 200 or response.json()["refused"]:
-                raise RuntimeError(f"{response.status_code} {response.text[:200]}")
+        def credentials(hashed: bool) -> dict:
+            return {"password_hash": given_hash} if hashed else {"password": PASSWORD}
+
+        def api_create(prefix: str, hashed: bool):
+            def work(number: int) -> None:
+                body = {
+                    "address": f"{prefix}{number}@bench.test",
+                    "quota_mb": 10,
+                    **credentials(hashed),
+                }
+                response = http().post("/api/v1/mailboxes", json=body)
+                if response.status_code != 201:
+                    raise RuntimeError(f"{response.status_code} {response.text[:200]}")
+
+            return work
+
+        def api_create_bulk(prefix: str, hashed: bool, count: int):
+            def work(batch: int) -> None:
+                numbers = range(batch * BULK, min((batch + 1) * BULK, count))
+                items = [
+                    {"address": f"{prefix}{n}@bench.test", "quota_mb": 10, **credentials(hashed)}
+                    for n in numbers
+                ]
+                response = http().post("/api/v1/mailboxes/bulk", json={"mailboxes": items})
+                if response.status_code != 200 or response.json()["refused"]:
+                    raise RuntimeError(f"{response.status_code} {response.text[:200]}")
+
+            return work
 
         broker = "Redis" if os.environ.get("CELERY_BROKER_URL") else "embedded broker"
         print(
-            f"{args.count} mailboxes per measurement, {args.threads} client threads, "
-            f"{args.workers} workers ({broker}, {django.db.connection.vendor})"
+            f"{args.count} mailboxes per measurement ({args.plain_count} with plaintext passwords), "
+            f"{args.threads} client threads, {args.workers} workers ({broker}, "
+            f"{django.db.connection.vendor}), bcrypt cost {BCRYPT_COST}"
         )
         raw = MailcowClient(sim_url, API_KEY)
-        rates = {}
-        for label, work, calls, prefix in (
-            ("Mailherd, one mailbox per API call", api_create, args.count, "user"),
-            (
-                f"Mailherd, {BULK} per bulk API call",
-                api_create_bulk,
-                -(-args.count // BULK),
-                "bulk",
-            ),
-        ):
+
+        def measure(label: str, work, calls: int, threads: int, prefix: str, count: int) -> float:
+            """End to end: from the first API call until the workers applied every row."""
             started = time.perf_counter()
-            api_seconds = run_threads(calls, args.threads, work)
+            api_seconds = run_threads(calls, threads, work)
             deadline = time.monotonic() + TIME_LIMIT
             while (
-                ProvisioningOp.objects.exclude(status="done").exists()
+                ProvisioningOp.objects.exclude(status__in=["done", "failed"]).exists()
                 and time.monotonic() < deadline
             ):
-                time.sleep(0.1)
+                time.sleep(0.05)
             total = time.perf_counter() - started
             failed = ProvisioningOp.objects.filter(status="failed").count()
             applied = sum(
                 1 for m in raw.list_mailboxes("bench.test") if m.address.startswith(prefix)
             )
-            if failed or applied != args.count:
-                sys.exit(f"  {label}: {applied} of {args.count} applied, {failed} failed")
-            rates[label] = applied / total
+            if failed or applied != count:
+                sys.exit(f"  {label}: {applied} of {count} applied, {failed} failed")
             print(
-                f"  {label}: API accepted all in {api_seconds:.1f} s; {applied} applied to Mailcow "
-                f"in {total:.1f} s -> {applied / total:.0f} mailboxes/s end to end ({failed} failed)"
+                f"  {label}: API accepted all in {api_seconds:.1f} s "
+                f"({count / api_seconds:.0f}/s); {applied} applied to Mailcow in {total:.1f} s "
+                f"-> {applied / total:.0f} mailboxes/s end to end"
             )
+            return applied / total
+
+        # Every web process and connection loaded before timing anything.
+        run_threads(4 * args.threads, args.threads, lambda _n: http().get("/api/v1/usage"))
+        n, m = args.count, args.plain_count
+        per_call = measure(
+            "password_hash given, one mailbox per API call",
+            api_create("h", True),
+            n,
+            args.threads,
+            "h",
+            n,
+        )
+        bulk = measure(
+            f"password_hash given, {BULK} per bulk API call",
+            api_create_bulk("b", True, n),
+            -(-n // BULK),
+            args.threads,
+            "b",
+            n,
+        )
+        one = measure("plaintext passwords, one client", api_create("p", False), m, 1, "p", m)
+        four = measure("plaintext passwords, four clients", api_create("q", False), m, 4, "q", m)
+        plain_bulk = measure(
+            f"plaintext passwords, {BULK} per bulk API call",
+            api_create_bulk("r", False, m),
+            -(-m // BULK),
+            args.threads,
+            "r",
+            m,
+        )
 
         raw.add_domain(
-            "raw.test", quota_mib=10**6, max_mailbox_quota_mib=10**5, max_mailboxes=args.count + 10
+            "raw.test", quota_mib=10**6, max_mailbox_quota_mib=10**5, max_mailboxes=n + 10
         )
         local_raw = threading.local()
 
@@ -283,13 +369,30 @@ def main() -> None:
                 local_raw.client = MailcowClient(sim_url, API_KEY)
             local_raw.client.add_mailbox(f"user{number}@raw.test", password=PASSWORD, quota_mib=10)
 
-        raw_seconds = run_threads(args.count, args.threads, raw_create)
-        raw_rate = args.count / raw_seconds
+        raw_seconds = run_threads(n, args.threads, raw_create)
+        raw_rate = n / raw_seconds
         print(
-            f"  Raw client, one call per mailbox: {args.count} in {raw_seconds:.1f} s -> {raw_rate:.0f} mailboxes/s"
+            f"  Raw client, one call per mailbox (the simulator stores the password as given): "
+            f"{n} in {raw_seconds:.1f} s -> {raw_rate:.0f} mailboxes/s"
         )
-        for label, rate in rates.items():
-            print(f"Ratio {label} / raw: {rate / raw_rate:.2f} (aim: >= 0.5)")
+        # What bcrypt costs, now that Mailherd hashes instead of Mailcow's PHP.
+        samples = 20 if not args.smoke else 4
+        started = time.perf_counter()
+        for _ in range(samples):
+            hash_password(PASSWORD, cost=BCRYPT_COST)
+        one_hash = (time.perf_counter() - started) / samples
+        started = time.perf_counter()
+        hash_many([PASSWORD] * (samples * 2))
+        parallel = samples * 2 / (time.perf_counter() - started)
+        print(
+            f"  bcrypt cost {BCRYPT_COST}: {one_hash * 1000:.0f} ms CPU per mailbox on one core; "
+            f"{parallel:.0f} hashes/s on all {os.cpu_count()} cores of this machine"
+        )
+        print("Ratios (aims on PostgreSQL):")
+        print(f"  per call, password_hash given / raw: {per_call / raw_rate:.2f} (aim >= 0.3)")
+        print(f"  bulk, password_hash given / raw:     {bulk / raw_rate:.2f} (aim >= 0.8)")
+        print(f"  four clients / one client, plaintext: {four / one:.2f} (aim >= 1.8)")
+        print(f"  bulk, plaintext / raw:               {plain_bulk / raw_rate:.2f}")
     finally:
         for process in processes:
             process.terminate()

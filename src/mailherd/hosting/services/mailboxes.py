@@ -184,12 +184,17 @@ def mailbox_create_many(
     if len(requests) > MAX_BATCH:
         raise ValidationFailed(f"Send at most {MAX_BATCH} mailboxes at once.", field="mailboxes")
     outcomes = hash_requests(requests, raise_errors=raise_errors)
+    sso = _signs_in_with_sso(organization)  # a setting read before the lock: less time under it
     with transaction.atomic():
-        _create_locked(actor, organization, [o for o in outcomes if o.error is None], raise_errors=raise_errors)
+        _create_locked(
+            actor, organization, [o for o in outcomes if o.error is None], raise_errors=raise_errors, sso=sso
+        )
     return outcomes
 
 
-def _create_locked(actor: Actor, organization, outcomes: list[MailboxOutcome], *, raise_errors: bool) -> None:
+def _create_locked(
+    actor: Actor, organization, outcomes: list[MailboxOutcome], *, raise_errors: bool, sso: bool = False
+) -> None:
     """The part under the organization lock: the limit checks and the inserts."""
     organization = writable_organization_lock(organization_id=organization.pk)
     counts = organization_usage_counts(organization=organization, names=("mailboxes", "storage_mb"))
@@ -203,7 +208,7 @@ def _create_locked(actor: Actor, organization, outcomes: list[MailboxOutcome], *
                 raise
             outcome.error, outcome.password = error, ""
     accepted = [o for o in outcomes if o.error is None]
-    if accepted and _signs_in_with_sso(organization):
+    if accepted and sso:
         for outcome in accepted:  # no mailbox password: the portal signs in, mail apps use app passwords
             outcome.mailbox.sso, outcome.password = True, ""
     if accepted:
@@ -235,11 +240,11 @@ def _signs_in_with_sso(organization) -> bool:
 
 
 def _taken_addresses(requests: list[MailboxRequest]) -> set[str]:
-    """Addresses among the requests that are already a mailbox or an alias (one query each)."""
+    """Addresses among the requests that are already a mailbox or an alias (one query)."""
     candidates = {(r.address or "").strip().lower() for r in requests}
-    return set(Mailbox.objects.filter(address__in=candidates).values_list("address", flat=True)) | set(
-        Alias.objects.filter(address__in=candidates).values_list("address", flat=True)
-    )
+    mailboxes = Mailbox.objects.filter(address__in=candidates).order_by().values_list("address", flat=True)
+    aliases = Alias.objects.filter(address__in=candidates).order_by().values_list("address", flat=True)
+    return set(mailboxes.union(aliases))  # one round trip under the lock
 
 
 def _prepare(organization, outcome: MailboxOutcome, *, domains: dict, counts: dict, taken: set) -> Mailbox:
