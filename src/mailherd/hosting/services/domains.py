@@ -17,7 +17,7 @@ from mailherd.hosting.services.limits import (
 )
 from mailherd.hosting.services.outbox import domain_key, enqueue
 from mailherd.hosting.services.placement import place_organization
-from mailherd.hosting.validation import clean_domain_name
+from mailherd.hosting.validation import clean_domain_name, clean_new_domain_name
 from mailherd.tenancy.locks import organization_lock
 from mailherd.webhooks.payloads import domain_data
 from mailherd.webhooks.services import event_emit
@@ -34,7 +34,7 @@ def _taken_elsewhere(name: str, organization_id: int) -> bool:
 @transaction.atomic
 def domain_add(*, actor: Actor, organization, name: str) -> Domain:
     """Claim a domain for the organization; it is unverified until its TXT record is found."""
-    ascii_name = clean_domain_name(name)
+    ascii_name = clean_new_domain_name(name)
     organization = writable_organization_lock(organization_id=organization.pk)
     if Domain.objects.filter(organization=organization, name=ascii_name).exists():
         raise DomainExists(f"{name} is already one of your domains.", field="name")
