@@ -124,8 +124,9 @@ def reconcile_server(*, server: MailServer) -> ReconcileResult:
                 problem = f"rate limit {_rate(remote.rate_limit)} instead of {_rate(wanted)}"
             elif _remote_limits(remote) != domain_limits(domain.organization.plan):
                 problem = "limits " + _limits_drift(_remote_limits(remote), domain_limits(domain.organization.plan))
-            else:
-                problem = dkim_drift.get(name)
+            if dkim_drift.get(name) and problem != dkim_drift[name]:
+                # The repair puts the key back too; say so beside the first difference.
+                problem = f"{problem}; {dkim_drift[name]}" if problem else dkim_drift[name]
             if problem:
                 _repair(
                     ProvisioningOp.Kind.DOMAIN_UPDATE,
