@@ -211,6 +211,8 @@ def _alert_out(alert) -> dict:
     summary="Open deliverability alerts of the domain (last 14 days)",
 )
 def dmarc_alert_list(request, name: str):
+    """What the reports flagged in the last 14 days and nobody dismissed: a new sending source, a
+    sudden rise in DMARC failures, TLS failures. Newest first, at most 100."""
     domain = _domain(request, name)
     return Status(
         200,
@@ -229,6 +231,7 @@ def dmarc_alert_list(request, name: str):
     summary="Dismiss a deliverability alert",
 )
 def dmarc_alert_dismiss(request, alert_id: int):
+    """Mark the alert as seen: it leaves the open list. Dismissing it again changes nothing."""
     from mailherd.deliverability import alerts
 
     alert = alerts.alert_dismiss(

@@ -247,6 +247,8 @@ def dns_providers_create(request, body: ProviderIn):
     summary="Remove a DNS provider account",
 )
 def dns_providers_delete(request, account_id: int):
+    """Its credentials are deleted; domains linked to it are unlinked (their records stay as they
+    are at the provider)."""
     services.dns_provider_account_delete(
         actor=request.actor, organization=request.organization, account_id=account_id
     )
@@ -263,6 +265,7 @@ class ProviderLinkIn(Schema):
     summary="Link a DNS provider account to the domain",
 )
 def dns_provider_link(request, name: str, body: ProviderLinkIn):
+    """Which provider account `dns-push` publishes the domain's records with; `null` unlinks."""
     domain = _domain(request, name)
     services.dns_provider_link(actor=request.actor, domain=domain, account_id=body.account)
     return Status(200, _settings_out(selectors.dns_settings_for(domain=domain)))
