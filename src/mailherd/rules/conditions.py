@@ -265,11 +265,25 @@ def compile_conditions(conditions: list[dict]) -> list[CompiledCondition]:
     return compiled
 
 
-def _values(message, field: str) -> list[str]:
-    if field == "from":
-        return [message.sender] if message.sender else []
-    if field == "to":
-        return list(message.recipients) + list(message.envelope_recipients)
+ADDRESS_HEADERS = {
+    "from": ("from",),
+    "to": ("to", "cc", "delivered-to", "x-original-to", "envelope-to"),
+}
+
+
+def _addresses(message, names: tuple[str, ...]) -> list[str]:
+    """Addresses of the named headers, read from the raw header text (the address part needs no
+    decoding; skipping the header registry keeps 100 rules a message cheap)."""
+    from email.utils import getaddresses
+
+    raw = [str(v) for k, v in message.parsed.raw_items() if k.lower() in names]
+    return [addr.lower() for _, addr in getaddresses(raw) if addr]
+
+
+def _compute(message, field: str) -> list[str]:
+    if field in ADDRESS_HEADERS:
+        found = _addresses(message, ADDRESS_HEADERS[field])
+        return found[:1] if field == "from" else found
     if field == "subject":
         return [message.subject]
     if field == "body":
@@ -282,18 +296,25 @@ def _values(message, field: str) -> list[str]:
     return [str(v) for v in values]
 
 
+def _values(message, field: str) -> list[tuple[str, str]]:
+    """(text, case-folded text) of a field, worked out once per message for all its rules."""
+    cache = message.__dict__.setdefault("_rule_values", {})
+    found = cache.get(field)
+    if found is None:
+        found = cache[field] = [(v, v.casefold()) for v in _compute(message, field)]
+    return found
+
+
 def condition_matches(condition: CompiledCondition, message) -> bool:
     if condition.field == "attachment":
         return bool(message.attachments) == bool(condition.value)
     if condition.field == "size":
         return message.size > condition.value
-    for value in _values(message, condition.field):
+    for value, folded in _values(message, condition.field):
         if condition.op == "regex":
             if condition.pattern.search(value):
                 return True
-            continue
-        folded = value.casefold()
-        if condition.op == "is":
+        elif condition.op == "is":
             if folded.strip() == condition.folded:
                 return True
         elif condition.op == "contains":

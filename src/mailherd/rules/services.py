@@ -537,14 +537,14 @@ def due_date_from(text: str, *, base):
     """The first date the text names that is not in the past (dateparser), or None."""
     import dateparser.search
 
-    snippet = (text or "")[:2000]
+    snippet = (text or "")[:1000]
     if not snippet.strip():
         return None
     base = base or timezone.now()
     try:
         found = dateparser.search.search_dates(
             snippet,
-            languages=["en", "de", "fr", "es", "it", "nl"],
+            languages=["en", "de", "fr"],
             settings={
                 "PREFER_DATES_FROM": "future",
                 "RELATIVE_BASE": base.replace(tzinfo=None),
