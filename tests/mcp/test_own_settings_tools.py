@@ -32,3 +32,24 @@ def test_forwarding_protocols_and_spam_level_tools(acme_mcp, globex_mcp, tenants
         assert mailcow.get_spam_score("jane@acme.test") == (5.0, 10.0)
         [script] = mailcow.list_sieve_filters("jane@acme.test")
         assert 'redirect "ops@acme.test";' in script.script
+
+
+def test_alias_domain_and_policy_tools(acme_mcp, globex_mcp, tenants, mail_server):
+    verified_domain(tenants.acme, "acme.test")
+    outbox_drain()
+    out = ok(acme_mcp.call("create_alias_domain", name="acme-mail.test", target="acme.test"))
+    assert out["target"] == "acme.test" and out["status"] == "unverified"
+    assert ok(acme_mcp.call("list_alias_domains"))["alias_domains"][0]["name"] == "acme-mail.test"
+    refused(globex_mcp.call("create_alias_domain", name="x.test", target="acme.test"), "not_found")
+    entry = ok(acme_mcp.call("add_domain_policy", name="acme.test", list="block", sender="*@spam.example"))
+    assert entry["list"] == "block"
+    refused(globex_mcp.call("delete_domain_policy", name="acme.test", id=entry["id"], confirm=True), "not_found")
+    outbox_drain()
+    with client_for(mail_server) as mailcow:
+        assert [e.value for e in mailcow.list_domain_policy("acme.test")] == ["*@spam.example"]
+    listed = ok(acme_mcp.call("list_domain_policy", name="acme.test"))["entries"]
+    assert listed[0]["status"] == "active"
+    ok(acme_mcp.call("delete_domain_policy", name="acme.test", id=entry["id"], confirm=True))
+    outbox_drain()
+    with client_for(mail_server) as mailcow:
+        assert mailcow.list_domain_policy("acme.test") == []

@@ -104,6 +104,9 @@ class DomainOut(Schema):
     sending_via: str | None = Field(
         None, description="The smarthost its mail leaves through (own or the server's); null: direct"
     )
+    alias_of: str | None = Field(
+        None, description="For an alias domain: the domain whose addresses also receive here"
+    )
     last_error: str
 
 
@@ -244,6 +247,7 @@ def domain_out(domain) -> dict:
         "rate_limit": _rate_limit_out(domain, domain.organization.plan, "domain"),
         "relay": domain.relay.name if domain.relay_id else None,
         "sending_via": _sending_via(domain),
+        "alias_of": domain.alias_of.name if domain.alias_of_id else None,
         "last_error": domain.last_error or domain.last_verification_error,
     }
 

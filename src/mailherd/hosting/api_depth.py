@@ -244,3 +244,118 @@ def sync_jobs_delete(request, job_id: int):
 
     sync_job_delete(actor=request.actor, organization=request.organization, job_id=job_id)
     return Status(204, None)
+
+
+# -- alias domains -----------------------------------------------------------------------------
+
+
+class AliasDomainIn(Schema):
+    name: str = Field(..., description="The alias domain, e.g. example.net")
+    target: str = Field(..., description="One of your verified domains, e.g. example.com")
+
+
+def _alias_domain_out(domain) -> dict:
+    from mailherd.hosting.api import domain_out
+
+    return {**domain_out(domain), "target": domain.alias_of.name}
+
+
+@router.post(
+    "/alias-domains",
+    response={201: dict, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
+)
+def alias_domains_create(request, body: AliasDomainIn):
+    """Every address of `target` also receives at `name`, once `name` is verified by its TXT record
+    (`POST /domains/{name}/verify`). Counts against the plan's domains."""
+    from mailherd.hosting.services.aliasdomains import alias_domain_add
+
+    domain = alias_domain_add(
+        actor=request.actor, organization=request.organization, name=body.name, target=body.target
+    )
+    return Status(201, _alias_domain_out(domain))
+
+
+@router.get("/alias-domains", response={200: list[dict]})
+def alias_domains_list(request):
+    from mailherd.hosting.services.aliasdomains import alias_domain_list
+
+    return [_alias_domain_out(d) for d in alias_domain_list(organization=request.organization)]
+
+
+@router.get("/alias-domains/{name}", response={200: dict, 404: ErrorOut})
+def alias_domains_get(request, name: str):
+    from mailherd.core.errors import NotFound
+    from mailherd.hosting.services.aliasdomains import alias_domain_get
+
+    domain = alias_domain_get(organization=request.organization, name=name)
+    if domain is None:
+        raise NotFound("No such alias domain.")
+    return _alias_domain_out(domain)
+
+
+@router.delete("/alias-domains/{name}", response={204: None, 404: ErrorOut, 422: ErrorOut})
+def alias_domains_delete(request, name: str):
+    from mailherd.core.errors import NotFound
+    from mailherd.hosting import services
+    from mailherd.hosting.services.aliasdomains import alias_domain_get
+
+    domain = alias_domain_get(organization=request.organization, name=name)
+    if domain is None:
+        raise NotFound("No such alias domain.")
+    services.domain_delete(
+        actor=request.actor, organization=request.organization, name=domain.name, confirm=domain.name
+    )
+    return Status(204, None)
+
+
+# -- a domain's allow and block lists ------------------------------------------------------------
+
+
+class PolicyIn(Schema):
+    list: str = Field(..., description='"allow" (always accept) or "block" (always refuse)')
+    sender: str = Field(..., description="An address, a domain, or a pattern with * (*@example.com)")
+
+
+class PolicyOut(Schema):
+    id: int
+    list: str
+    sender: str
+    status: str = Field(..., description='"pending" until the mail server has it, then "active"')
+
+
+@router.get("/domains/{name}/policy", response={200: list[PolicyOut], 404: ErrorOut})
+def domain_policy_list(request, name: str):
+    from mailherd.core.errors import NotFound
+    from mailherd.hosting.models import Domain
+    from mailherd.hosting.services import policies
+
+    if not Domain.objects.filter(organization=request.organization, name=name.lower()).exists():
+        raise NotFound("No such domain.")
+    return [policies.policy_out(e) for e in policies.policy_list(organization=request.organization, name=name.lower())]
+
+
+@router.post(
+    "/domains/{name}/policy",
+    response={201: PolicyOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
+)
+def domain_policy_add(request, name: str, body: PolicyIn):
+    from mailherd.hosting.services import policies
+
+    entry = policies.domain_policy_add(
+        actor=request.actor,
+        organization=request.organization,
+        name=name,
+        list_name=body.list,
+        sender=body.sender,
+    )
+    return Status(201, policies.policy_out(entry))
+
+
+@router.delete("/domains/{name}/policy/{entry_id}", response={204: None, 404: ErrorOut, 409: ErrorOut})
+def domain_policy_delete(request, name: str, entry_id: int):
+    from mailherd.hosting.services import policies
+
+    policies.domain_policy_delete(
+        actor=request.actor, organization=request.organization, name=name, entry_id=entry_id
+    )
+    return Status(204, None)

@@ -49,6 +49,10 @@ class Domain(models.Model):
         related_name="domains",
         help_text="The domain's own smarthost (plan feature); empty: the server's default",
     )
+    # An alias domain: every address of the target also receives here (Mailcow's alias-domain).
+    alias_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="alias_domains"
+    )
     dkim_selector = models.CharField(max_length=63, default="dkim")
     dkim_txt = models.TextField(blank=True, help_text="The DKIM TXT value from Mailcow")
     # The key Mailherd generated and installed (add/dkim_import), encrypted at rest: a key deleted
@@ -80,6 +84,10 @@ class Domain(models.Model):
     @property
     def is_verified(self) -> bool:
         return self.verified_at is not None
+
+    @property
+    def is_alias_domain(self) -> bool:
+        return self.alias_of_id is not None
 
     @property
     def _verification_word(self) -> str:
@@ -234,6 +242,34 @@ class SyncJob(models.Model):
         return f"{self.username}@{self.host} → {self.mailbox}"
 
 
+class DomainPolicy(models.Model):
+    """One sender on a domain's allow or block list (Mailcow's `add/domain-policy`, rspamd settings)."""
+
+    class List(models.TextChoices):
+        ALLOW = "allow", "Always accept"
+        BLOCK = "block", "Always refuse"
+
+    domain = models.ForeignKey(Domain, on_delete=models.CASCADE, related_name="policies")
+    list = models.CharField(max_length=5, choices=List.choices)
+    sender = models.CharField(max_length=255, help_text="An address, a domain, or a pattern with *")
+    mailcow_id = models.PositiveIntegerField(null=True, blank=True)
+    sync_status = models.CharField(
+        max_length=20, choices=SyncStatus.choices, default=SyncStatus.PENDING
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["list", "sender"]
+        verbose_name = "allow/block list entry"
+        verbose_name_plural = "allow/block list entries"
+        constraints = [
+            models.UniqueConstraint(fields=["domain", "sender"], name="domain_policy_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_list_display()}: {self.sender} ({self.domain})"
+
+
 class ProvisioningOp(models.Model):
     """One change to apply to Mailcow: the outbox (see docs/outbox.md).
 
@@ -265,6 +301,8 @@ class ProvisioningOp(models.Model):
         SYNCJOB_CREATE = "syncjob.create"
         SYNCJOB_UPDATE = "syncjob.update"
         SYNCJOB_DELETE = "syncjob.delete"
+        DOMAIN_POLICY_ADD = "domain_policy.add"
+        DOMAIN_POLICY_DELETE = "domain_policy.delete"
 
     organization = models.ForeignKey(
         "tenancy.Organization",

@@ -387,6 +387,10 @@ def _sync_domain_named(name, client) -> None:
     )
     if domain is None or client is None:
         return
+    if domain.alias_of_id:
+        from mailherd.hosting.services.aliasdomains import sync_alias_domain
+
+        return sync_alias_domain(domain, client, active=_desired_domain_active(domain.organization))
     plan = domain.organization.plan
     limits = domain_limits(plan)
     active = _desired_domain_active(domain.organization)
@@ -486,6 +490,13 @@ def _delete_domain(op, client, server) -> None:
     if client is None:
         return
     name = op.payload["domain"]
+    if op.payload.get("alias_domain"):
+        client.delete_alias_domain(name, missing_ok=True)
+        try:
+            client.delete_dkim(name)
+        except MailcowNotFound:
+            pass
+        return
     for mailbox in client.list_mailboxes(name):
         client.delete_mailbox(mailbox.address, missing_ok=True)
     client.delete_domain(name)

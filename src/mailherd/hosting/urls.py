@@ -1,6 +1,6 @@
 from django.urls import path
 
-from mailherd.hosting import views, views_extras
+from mailherd.hosting import views, views_aliasdomains, views_extras
 
 app_name = "hosting"
 ORG = "o/<slug:org_slug>/"
@@ -43,6 +43,19 @@ urlpatterns = [
         name="domain_rate_limit",
     ),
     path(ORG + "domains/<str:name>/relay/", views_extras.domain_relay, name="domain_relay"),
+    path(
+        ORG + "domains/<str:name>/alias-domains/",
+        views_aliasdomains.alias_domain_add,
+        name="alias_domain_add",
+    ),
+    path(
+        ORG + "domains/<str:name>/policy/", views_aliasdomains.domain_policy_add, name="domain_policy_add"
+    ),
+    path(
+        ORG + "domains/<str:name>/policy/<int:entry_id>/delete/",
+        views_aliasdomains.domain_policy_delete,
+        name="domain_policy_delete",
+    ),
     path(ORG + "quarantine/", views_extras.quarantine_page, name="quarantine"),
     path(ORG + "quarantine/<str:item_id>/", views_extras.quarantine_detail, name="quarantine_detail"),
     path(

@@ -202,7 +202,11 @@ def _filtered_list(request, select, template: str, noun: str, **extra):
 
 @hosting_view
 def mailbox_create(request):
-    domains = [d for d in selectors.domain_list(organization=request.organization) if d.is_verified]
+    domains = [
+        d
+        for d in selectors.domain_list(organization=request.organization)
+        if d.is_verified and not d.alias_of_id  # alias domains hold no mailboxes of their own
+    ]
     form = MailboxCreateForm(
         request.POST or None, domains=domains, initial={"domain": request.GET.get("domain")}
     )

@@ -650,3 +650,79 @@ def set_mailbox_spam_level(ctx: Context, args: MailboxSpamLevel) -> dict:
                                                  address=args.address, level=args.level)
     return {"address": mailbox.address, "level": selfservice.spam_level_of(mailbox),
             "low": mailbox.spam_low, "high": mailbox.spam_high}
+
+
+# -- alias domains and a domain's allow/block lists ------------------------------------------
+
+
+class AliasDomainCreate(Args):
+    name: str = Field(..., description="The alias domain, e.g. example.net")
+    target: str = Field(..., description="One of the organization's verified domains")
+
+
+class DomainName(Args):
+    name: str = Field(..., description="Domain name")
+
+
+class DomainPolicyAdd(Args):
+    name: str = Field(..., description="Domain name")
+    list: str = Field(..., description='"allow" (always accept) or "block" (always refuse)')
+    sender: str = Field(..., description="An address, a domain, or a pattern with * (*@example.com)")
+
+
+class DomainPolicyDelete(Args):
+    name: str = Field(..., description="Domain name")
+    id: int = Field(..., description="The entry's id (from list_domain_policy)")
+
+
+@tool("create_alias_domain", "Make a domain an alias of a verified domain: every address of the target "
+      "also receives there once the alias domain's TXT record is verified (verify_domain). Counts as a "
+      "domain of the plan.", AliasDomainCreate, scope="alias_domains")
+def create_alias_domain(ctx: Context, args: AliasDomainCreate) -> dict:
+    from mailherd.hosting.services.aliasdomains import alias_domain_add
+
+    domain = alias_domain_add(actor=ctx.actor, organization=ctx.organization, name=args.name,
+                              target=args.target)
+    return {**domain_out(domain), "target": domain.alias_of.name}
+
+
+@tool("list_alias_domains", "The organization's alias domains with their targets and status.", Args,
+      read_only=True, scope="alias_domains")
+def list_alias_domains(ctx: Context, args: Args) -> dict:
+    from mailherd.hosting.services.aliasdomains import alias_domain_list
+
+    return {"alias_domains": [
+        {"name": d.name, "target": d.alias_of.name, "status": d.status}
+        for d in alias_domain_list(organization=ctx.organization)
+    ]}
+
+
+@tool("list_domain_policy", "A domain's allow list (always accepted senders) and block list (always "
+      "refused).", DomainName, read_only=True, scope="domains")
+def list_domain_policy(ctx: Context, args: DomainName) -> dict:
+    from mailherd.hosting.services import policies
+
+    if selectors.domain_get(organization=ctx.organization, name=args.name) is None:
+        raise NotFound("No such domain.")
+    rows = policies.policy_list(organization=ctx.organization, name=args.name.lower())
+    return {"entries": [policies.policy_out(e) for e in rows]}
+
+
+@tool("add_domain_policy", "Put a sender on a domain's allow list or block list.", DomainPolicyAdd,
+      scope="domains")
+def add_domain_policy(ctx: Context, args: DomainPolicyAdd) -> dict:
+    from mailherd.hosting.services import policies
+
+    entry = policies.domain_policy_add(actor=ctx.actor, organization=ctx.organization, name=args.name,
+                                       list_name=args.list, sender=args.sender)
+    return policies.policy_out(entry)
+
+
+@tool("delete_domain_policy", "Take a sender off a domain's allow or block list.", DomainPolicyDelete,
+      destructive=True, scope="domains")
+def delete_domain_policy(ctx: Context, args: DomainPolicyDelete) -> dict:
+    from mailherd.hosting.services import policies
+
+    policies.domain_policy_delete(actor=ctx.actor, organization=ctx.organization, name=args.name,
+                                  entry_id=args.id)
+    return {"deleted": args.id}

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from mailherd.core.actors import Actor
 from mailherd.core.audit import audit_record
-from mailherd.core.errors import ConfirmationRequired, NotFound
+from mailherd.core.errors import ConfirmationRequired, NotFound, ValidationFailed
 from mailherd.dns.resolver import LookupFailed, lookup_txt
 from mailherd.hosting.errors import DomainExists, DomainNotVerified, DomainTaken
 from mailherd.hosting.models import Domain, ProvisioningOp
@@ -102,6 +102,8 @@ def _domain_claim(*, actor: Actor, domain_id: int, now) -> Domain:
     if _taken_elsewhere(domain.name, organization.pk):
         raise DomainTaken(f"{domain.unicode_name} was verified by another organization first.")
     server = place_organization(organization)
+    if domain.alias_of_id:  # an alias domain lives on its target's server
+        server = Domain.objects.get(pk=domain.alias_of_id).mail_server or server
     domain.verified_at = now
     domain.last_verification_at = now
     domain.last_verification_error = ""
@@ -151,6 +153,12 @@ def domain_delete(
     )
     if domain is None:
         raise NotFound(f"No domain {name} in this organization.")
+    aliases_of_it = list(domain.alias_domains.values_list("name", flat=True))
+    if aliases_of_it:
+        raise ValidationFailed(
+            f"{domain.unicode_name} has alias domains ({', '.join(aliases_of_it)}): remove them first.",
+            field="name",
+        )
     if (confirm or "").strip().lower().rstrip(".") not in (domain.name, domain.unicode_name):
         raise ConfirmationRequired(
             f"Type {domain.unicode_name} to confirm the removal.", field="confirm"
@@ -168,7 +176,7 @@ def domain_delete(
             object_key=domain_key(domain.name),
             organization=organization,
             domain_name=domain.name,
-            payload={"server_id": domain.mail_server_id},
+            payload={"server_id": domain.mail_server_id, "alias_domain": domain.is_alias_domain},
         )
     audit_record(
         actor=actor,

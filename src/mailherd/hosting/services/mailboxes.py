@@ -69,6 +69,13 @@ def _usable_domain(organization, domain_name: str) -> Domain:
             " domain on its page first.",
             field="address",
         )
+    if domain.alias_of_id:
+        target = domain.alias_of.unicode_name
+        raise ValidationFailed(
+            f"{domain.unicode_name} is an alias domain of {target}: every address of {target} already"
+            f" receives here. Create the address at {target}.",
+            field="address",
+        )
     return domain
 
 

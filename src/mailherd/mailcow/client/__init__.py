@@ -3,6 +3,7 @@
 >>> from mailherd.mailcow.client import MailcowClient, MailcowError
 """
 
+from .aliasdomains import AliasDomain, DomainPolicyEntry
 from .client import MailcowClient
 from .errors import (
     MailcowAlreadyExists,
@@ -50,6 +51,8 @@ from .types import (
 )
 
 __all__ = [
+    "AliasDomain",
+    "DomainPolicyEntry",
     "Alias",
     "AppPassword",
     "DkimKey",

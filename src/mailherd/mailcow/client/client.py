@@ -31,6 +31,7 @@ import httpx
 
 from . import constants as c
 from . import validation as v
+from .aliasdomains import AliasDomainMixin
 from .errors import MailcowNotFound, MailcowProtocolError, MailcowValidationError
 from .extras import ExtrasMixin
 from .shapes import flag, segment
@@ -76,7 +77,7 @@ def _nothing_to_change(attr: dict[str, Any]) -> None:
         raise MailcowValidationError("no attribute to change was given", field="attr")
 
 
-class MailcowClient(ExtrasMixin):
+class MailcowClient(AliasDomainMixin, ExtrasMixin):
     """Client of one Mailcow server. Thread-safe; share one per server.
 
     ``base_url`` is the server root (``https://mail.example.net``), without

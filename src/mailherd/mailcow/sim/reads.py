@@ -167,7 +167,23 @@ def _status(state: SimState, obj: str | None, extra: str | None, query: dict[str
     return RAW, ""  # Mailcow prints nothing for other status objects
 
 
+def _alias_domains(state: SimState, obj: str | None, extra: str | None, query: dict[str, str]) -> Any:
+    if obj == "all":
+        return [state.alias_domain_details(name) for name in sorted(state.alias_domains)]
+    return state.alias_domain_details(idn_to_ascii(str(obj or "").lower()))
+
+
+def _domain_policy(option: str) -> Handler:
+    def handler(state: SimState, obj: str | None, extra: str | None, query: dict[str, str]) -> Any:
+        return state.domain_policy_rows(idn_to_ascii(str(obj or "").lower()), option)
+
+    return handler
+
+
 READS: dict[str, tuple[Handler, str]] = {
+    "alias-domain": (_alias_domains, "{}"),
+    "policy_wl_domain": (_domain_policy("whitelist_from"), "{}"),
+    "policy_bl_domain": (_domain_policy("blacklist_from"), "{}"),
     "domain": (_domains, "{}"),
     "mailbox": (_mailboxes, "{}"),
     "alias": (_aliases, "{}"),

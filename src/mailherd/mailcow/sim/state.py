@@ -36,6 +36,7 @@ from .models import (
     entry,
 )
 from .php import empty, idn_to_ascii, intval, is_valid_domain_name, now, split_list
+from .state_aliasdomains import AliasDomainState
 from .state_extras import ExtrasState
 from .state_mailboxes import MailboxAliasState
 from .state_sso import IdentityProviderState
@@ -43,7 +44,7 @@ from .state_sso import IdentityProviderState
 __all__ = ["DEFAULT_HOSTNAME", "DEFAULT_VERSION", "MIB", "SimState", "entry"]
 
 
-class SimState(MailboxAliasState, ExtrasState, IdentityProviderState):
+class SimState(MailboxAliasState, ExtrasState, IdentityProviderState, AliasDomainState):
     """Mailcow's data (MariaDB + Redis) for one simulated server."""
 
     def __init__(
@@ -71,6 +72,7 @@ class SimState(MailboxAliasState, ExtrasState, IdentityProviderState):
             self.rate_limits: dict[str, tuple[int, str]] = {}
             self.dkim: dict[str, SimDkim] = {}
             self.reset_extras()
+            self.reset_alias_domains()
             self.reset_identity_provider()
 
     # -- derived values -------------------------------------------------------
@@ -291,6 +293,7 @@ class SimState(MailboxAliasState, ExtrasState, IdentityProviderState):
                     self._remove_alias(alias)
                 self.rate_limits.pop(name, None)
                 self.forget_domain_links(name)
+                self.forget_alias_domains_of(name)
                 # The DKIM key stays (it lives in Redis), as on a real server.
                 entries.append(
                     entry("warning", log, "Could not move mail storage to garbage collector: ")
@@ -310,7 +313,7 @@ class SimState(MailboxAliasState, ExtrasState, IdentityProviderState):
                 if not domain:
                     continue
                 domain = idn_to_ascii(domain)
-                if domain not in self.domains:
+                if domain not in self.domains and domain not in self.alias_domains:
                     entries.append(entry("danger", log, ["access_denied", domain]))
                     continue
                 selector_ok = selector and all(ch.isalnum() or ch in "-_." for ch in selector)
