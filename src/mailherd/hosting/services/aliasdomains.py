@@ -71,7 +71,7 @@ def alias_domain_get(*, organization, name: str) -> Domain | None:
 
 
 def sync_alias_domain(domain: Domain, client, *, active: bool) -> None:
-    """Make Mailcow hold the alias domain (after its target) with its own DKIM key."""
+    """Make Mailcow hold the alias domain (after its target) with its own DKIM key (`add/dkim_import`)."""
     from mailherd.hosting.provisioning import Transient
     from mailherd.mailcow.client import MailcowAlreadyExists, MailcowNotFound
 
@@ -89,9 +89,6 @@ def sync_alias_domain(domain: Domain, client, *, active: bool) -> None:
         client.add_alias_domain(domain.name, target.name, active=active)
     elif remote.active != active:
         client.edit_alias_domain(domain.name, active=active)
-    key = client.get_dkim(domain.name)
-    if key is None:
-        client.add_dkim(domain.name, selector=domain.dkim_selector, key_size=2048)
-        key = client.get_dkim(domain.name)
-    if key is not None:
-        Domain.objects.filter(pk=domain.pk).update(dkim_txt=key.txt, dkim_selector=key.selector)
+    from mailherd.hosting.provisioning import _ensure_dkim
+
+    _ensure_dkim(domain, client)  # its own key, kept by Mailherd like a domain's
