@@ -174,6 +174,7 @@ def test_the_back_office_lists_dead_letters_and_handles_them_again(
     assert WebhookEvent.objects.get(stripe_event_id="evt_d1").status == "dead"
     listing = ops.get("/operator/billing/webhookdeadletter/").content.decode()
     assert "evt_d1" in listing
+    assert "1</strong> Stripe event gave up" in ops.get("/operator/").content.decode()
     event = WebhookEvent.objects.get(stripe_event_id="evt_d1")
     ops.post(
         "/operator/billing/webhookdeadletter/",

@@ -83,6 +83,7 @@ def test_sign_up_with_a_plan_approval_overdue_suspends_and_payment_restores_mail
     sign_in_with_two_factor(ops_client, with_two_factor(operator_user))
     listing = ops_client.get("/operator/billing/planrequest/").content.decode()
     assert "Startup Ltd" in listing
+    assert "1</strong> plan request waiting" in ops_client.get("/operator/").content.decode()
     ops_client.post(
         "/operator/billing/planrequest/",
         {"action": "approve_selected", "_selected_action": [request.pk]},
@@ -91,6 +92,8 @@ def test_sign_up_with_a_plan_approval_overdue_suspends_and_payment_restores_mail
     row = Subscription.objects.get(organization=org)
     assert org.plan.slug == "business"
     assert (row.manual, row.status, row.trial_used) == (True, "trialing", True)
+    approved = mail.outbox[-1]
+    assert approved.to == ["owner@startup.test"] and "Business" in approved.subject
     assert row.trial_end.date() == (timezone.now() + timedelta(days=14)).date()
 
     # the operator records an invoice, due in 14 days
@@ -106,6 +109,8 @@ def test_sign_up_with_a_plan_approval_overdue_suspends_and_payment_restores_mail
     assert response.status_code == 302, response.content.decode()[:2000]
     invoice = Invoice.objects.get(organization=org)
     assert (invoice.status, invoice.amount_due, invoice.manual) == ("open", 4900, True)
+    sent = mail.outbox[-1]
+    assert invoice.number in sent.subject and "49.00 USD" in sent.subject
     page = client.get(f"/o/{org.slug}/billing/invoices/").content.decode()
     assert invoice.number in page and "49.00" in page
 

@@ -22,6 +22,7 @@ from django.utils import timezone
 from mailherd.billing import conf
 from mailherd.billing.errors import DowngradeBlocked, SubscriptionStateError
 from mailherd.billing.models import Invoice, PlanRequest, Subscription
+from mailherd.billing.notify import notify_after_commit
 from mailherd.billing.selectors import plan_fit_problems
 from mailherd.billing.sync import dunning_begin, dunning_end
 from mailherd.core.actors import Actor
@@ -156,6 +157,15 @@ def plan_request_approve(
             obj=request,
             data={"from": previous, "to": plan.slug, "trial": trial},
         )
+        notify_after_commit(
+            organization=organization,
+            template="billing_plan_request_decided",
+            context={
+                "approved": True,
+                "plan_name": plan.name,
+                "trial_end": row.trial_end if trial else None,
+            },
+        )
     return row
 
 
@@ -176,6 +186,11 @@ def plan_request_decline(*, actor: Actor, request_id: int, note: str = "") -> Pl
             organization=request.organization,
             obj=request,
             data={"plan": request.plan.slug, "note": note},
+        )
+        notify_after_commit(
+            organization=request.organization,
+            template="billing_plan_request_decided",
+            context={"approved": False, "plan_name": request.plan.name, "note": note},
         )
     return request
 
@@ -236,6 +251,17 @@ def manual_invoice_create(
                 "number": invoice.number,
                 "amount": amount_cents,
                 "due": invoice.due_at.isoformat(),
+            },
+        )
+        notify_after_commit(
+            organization=organization,
+            template="billing_manual_invoice",
+            context={
+                "invoice_number": invoice.number,
+                "invoice_description": invoice.description,
+                "invoice_amount": f"{invoice.amount_due / 100:.2f}",
+                "invoice_currency": invoice.currency.upper(),
+                "due_on": invoice.due_at,
             },
         )
     return invoice

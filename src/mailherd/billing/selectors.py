@@ -124,10 +124,18 @@ def operator_billing_summary() -> dict:
         .annotate(cents=Sum(F("amount_due") - F("amount_paid")), n=Count("id"))
         .order_by("currency")
     )
+    from mailherd.billing.models import PlanRequest, WebhookEvent
+
     return {
         "mrr": mrr,
         "past_due_count": overdue.count(),
         "past_due_amount": [(row["currency"], row["cents"] or 0) for row in owed],
+        "plan_requests_pending": PlanRequest.objects.filter(
+            status=PlanRequest.Status.PENDING
+        ).count(),
+        "webhook_dead_letters": WebhookEvent.objects.filter(
+            status=WebhookEvent.Status.DEAD
+        ).count(),
     }
 
 

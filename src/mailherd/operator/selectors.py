@@ -167,6 +167,8 @@ class Dashboard:
     outbox: dict[str, int] = field(default_factory=dict)
     outbox_failed: list = field(default_factory=list)
     outbox_available: bool = False
+    plan_requests_pending: int = 0  # manual billing: plans customers asked for
+    webhook_dead_letters: int = 0  # Stripe events that kept failing
 
     @property
     def mrr_amounts(self) -> list[tuple[str, float]]:
@@ -206,7 +208,11 @@ def operator_dashboard() -> Dashboard:
         mrr_source = "the list prices of paying subscriptions (trials excluded)"
         past_due_count = billing.get("past_due_count")
         past_due_amount = list(billing.get("past_due_amount", []))
+        to_do = {
+            key: billing.get(key, 0) for key in ("plan_requests_pending", "webhook_dead_letters")
+        }
     else:
+        to_do = {}
         rows = (
             Organization.objects.filter(status=Organization.Status.ACTIVE)
             .values("plan__currency")
@@ -244,6 +250,7 @@ def operator_dashboard() -> Dashboard:
         past_due_amount=past_due_amount,
         servers=servers,
         unassigned_mailboxes=per_server.get(None, 0),
+        **to_do,
     )
     op_model = _model("hosting", "ProvisioningOp")
     if op_model is not None:
