@@ -84,3 +84,19 @@ def test_outbox_rows_cannot_be_deleted_only_retried_or_discarded(hosted, ops):
     assert "delete_selected" not in [name for name, _label in actions]
     ops.post("/operator/hosting/provisioningop/", {"action": "delete_selected", "_selected_action": [op.pk], "post": "yes"})
     assert ProvisioningOp.objects.filter(pk=op.pk).exists()
+
+
+@pytest.mark.django_db
+def test_a_delete_the_service_refuses_is_shown_and_deletes_nothing(hosted, ops, tenants):
+    from mailherd.hosting.services.suspension import organization_mail_suspend
+
+    organization_mail_suspend(actor=SYSTEM, organization_id=tenants.acme.pk)  # read-only while suspended
+    mailbox = Mailbox.objects.get(address="a@acme.test")
+    page = ops.post(f"/operator/hosting/mailbox/{mailbox.pk}/delete/", {"post": "yes"}, follow=True)
+    assert "Not deleted: This organization is suspended" in page.content.decode()
+    ops.post(
+        "/operator/hosting/mailbox/", {"action": "delete_selected", "_selected_action": [mailbox.pk], "post": "yes"}
+    )
+    assert Mailbox.objects.filter(address="a@acme.test").exists()
+    assert not ProvisioningOp.objects.filter(kind="mailbox.delete").exists()
+    assert not AuditEvent.objects.filter(action="mailbox.delete").exists()

@@ -183,3 +183,19 @@ def test_domain_limits_changed_on_the_server_are_repaired_to_the_plan(provisione
         plan.max_storage_mb,
     )
     assert "in sync" in reconcile()
+
+
+@pytest.mark.django_db
+def test_a_server_that_cannot_read_mailherds_key_makes_its_own(tenants, mail_server, sim, monkeypatch):
+    from mailherd.hosting.models import Domain
+    from mailherd.mailcow.client import MailcowClient, MailcowInvalidInput
+
+    def refuse(self, domain, **kwargs):
+        raise MailcowInvalidInput("[POST add/dkim_import] private_key_error", msg_key="private_key_error")
+
+    monkeypatch.setattr(MailcowClient, "import_dkim", refuse)
+    verified_domain(tenants.acme, "acme.test")
+    outbox_drain()
+    domain = Domain.objects.get(name="acme.test")
+    assert domain.status == "active" and domain.dkim_private_key == ""  # not restorable, but signing
+    assert client_for(mail_server).get_dkim("acme.test").txt == domain.dkim_txt

@@ -446,7 +446,15 @@ def _ensure_dkim(domain: Domain, client) -> None:
     if private and (
         key is None or key.public_key != dkim_public_b64(private) or key.selector != domain.dkim_selector
     ):
-        client.import_dkim(domain.name, private_key_pem=private, selector=domain.dkim_selector)
+        try:
+            client.import_dkim(domain.name, private_key_pem=private, selector=domain.dkim_selector)
+        except MailcowBusinessError as exc:
+            if exc.msg_key != "private_key_error" or key is not None:
+                raise
+            # The server would not read the key: let it make one (not restorable, as before).
+            logger.warning("domain %s: the server refused Mailherd's DKIM key (%s); it generates one", domain.name, exc)
+            Domain.objects.filter(pk=domain.pk).update(dkim_private_key="")
+            client.add_dkim(domain.name, selector=domain.dkim_selector, key_size=2048)
         key = client.get_dkim(domain.name)
     if key is None:
         return
