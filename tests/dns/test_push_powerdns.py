@@ -329,6 +329,10 @@ def test_without_dns_autosetup_in_the_plan_nothing_reaches_a_provider(
     assert "Automatic set-up is not part of the Starter plan" in records
     assert "Manage DNS provider access" not in records
     assert tenants.acme.dns_provider_accounts.count() == 1  # only the old one
+    # its credentials can still be removed
+    assert "Saved DNS provider access" in providers_page.content.decode()
+    client.post(f"/o/{slug}/dns-providers/{account.pk}/delete/")
+    assert not tenants.acme.dns_provider_accounts.exists()
 
 
 def test_only_offered_providers_can_be_added(tenants, autosetup, client):

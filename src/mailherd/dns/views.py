@@ -63,7 +63,14 @@ def _autosetup_refused(request):
     return render(
         request,
         "dns/autosetup_not_in_plan.html",
-        portal_context(request, nav="domains", can_upgrade=can_manage_billing(request.membership)),
+        portal_context(
+            request,
+            nav="domains",
+            can_upgrade=can_manage_billing(request.membership),
+            # saved before a downgrade: still listed, so their credentials can be removed
+            accounts=selectors.provider_account_list(organization=request.organization),
+            can_change=_can_change(request),
+        ),
         status=403,
     )
 
