@@ -119,6 +119,9 @@ def test_manual_billing_pages(live_server, page, phone_page, browser, manual_mod
         ("settings", "billing/billingsettings/"),
         ("subscriptions", "billing/subscription/"),
         ("dead-letters", "billing/webhookdeadletter/"),
+        ("change-plan", f"tenancy/organization/{org.pk}/change-plan/"),
+        ("organization", f"tenancy/organization/{org.pk}/change/"),
+        ("dashboard", ""),
     ):
         page.goto(f"{live_server.url}/operator/{path}")
         screenshot(page, f"manual-billing-operator-{name}")

@@ -197,6 +197,9 @@ class OrganizationAdmin(admin.ModelAdmin):
         if not self.has_change_permission(request, organization):
             raise PermissionDenied
         form = PlanChangeForm(request.POST or None, initial={"plan": organization.plan})
+        billing = getattr(organization, "billing", None)  # no billing row: None
+        if billing is None or billing.manual or not billing.stripe_subscription_id:
+            form.fields.pop("proration")  # nothing in Stripe to prorate
         problems = []
         if request.method == "POST" and form.is_valid():
             try:
