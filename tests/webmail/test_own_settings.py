@@ -133,6 +133,7 @@ def test_mailbox_user_invited_sees_only_their_own_mailbox(
             email="carol@acme.test",
             role="mailbox_user",
         )
+    assert "as mailbox user" in mailoutbox[-1].body
     token = mailoutbox[-1].body.split("/invitations/")[1].split("/")[0]
     carol = make_user("carol@acme.test")
     invitation_accept(actor=Actor.for_user(carol), token=token)

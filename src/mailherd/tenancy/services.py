@@ -251,7 +251,7 @@ def _invitation_create(*, actor: Actor, membership: Membership, email: str, role
                 "organization": organization.name,
                 "inviter": actor.label,
                 "link": link,
-                "role": role,
+                "role": Role(role).label.lower(),  # "mailbox user", not "mailbox_user"
             },
             organization=organization,
         )
