@@ -156,3 +156,29 @@ def test_tasks_and_notes_api_with_outsiders(api, outsider, acme_mail, acme_rule)
         status, body = outsider(method, path, {} if method in ("patch", "post") else None)
         assert status == 404, path
     assert api("delete", f"/notes/{note.pk}")[0] == 204
+
+
+def test_a_rules_webhook_calls_are_listed_and_can_be_sent_again(client, acme_mail, settings):
+    from mailherd.webhooks.models import WebhookDelivery
+    from mailherd.webhooks.services import webhook_send
+
+    settings.MAILHERD_ALLOW_PRIVATE_TARGETS = True
+    rule = services.rule_create(
+        actor=Actor.system(),
+        organization=acme_mail.acme,
+        mailbox="ann@acme.test",
+        name="Tickets",
+        actions=[{"type": "webhook", "url": "http://127.0.0.1:9/hook"}],
+    )
+    first = webhook_send(
+        url="http://127.0.0.1:9/hook", secret=rule.webhook_secret, event_type="rule.matched",
+        data={"subject": "x"}, source=f"rule:{rule.pk}", organization=acme_mail.acme,
+    )  # fmt: skip
+    client.force_login(acme_mail.alice)
+    slug = acme_mail.acme.slug
+    page = client.get(f"/o/{slug}/rules/{rule.pk}/").content.decode()
+    assert "Webhook calls" in page and "Send again" in page
+    response = client.post(f"/o/{slug}/rules/{rule.pk}/deliveries/{first.pk}/resend/")
+    assert response.status_code == 302
+    again = WebhookDelivery.objects.exclude(pk=first.pk).get()
+    assert again.event_id == first.event_id and again.resent_from_id == first.pk
