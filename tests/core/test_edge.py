@@ -150,3 +150,9 @@ def test_an_empty_multipart_post_to_a_json_operation_is_not_a_500(client, tenant
     )
     response = client.post("/api/v1/domains/none.test/check", HTTP_AUTHORIZATION=f"Bearer {token}")
     assert response.status_code != 500, response.content
+
+
+def test_a_method_the_path_does_not_take_is_a_json_405(api):
+    response = api("put", "/usage", {})
+    body = assert_json(response, 405, "method_not_allowed")
+    assert body["message"] and "GET" in response["Allow"]

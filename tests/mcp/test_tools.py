@@ -200,3 +200,10 @@ def test_create_mailbox_takes_a_password_hash_like_the_api(acme_mcp, tenants, ma
     outbox_drain()
     assert sim.login("moved@acme.test", "Changed-later-2")
     assert not Mailbox.objects.filter(address="bad@acme.test").exists()
+
+
+def test_a_huge_or_negative_offset_is_a_tool_error_not_a_crash(acme_mcp, tenants):
+    for offset in (-1, 9223372036854775808):
+        result = acme_mcp.call("list_mailboxes", offset=offset)
+        assert result["isError"] is True, result
+    assert ok(acme_mcp.call("list_mailboxes", offset=10_000_000))["mailboxes"] == []
