@@ -156,3 +156,17 @@ def test_a_method_the_path_does_not_take_is_a_json_405(api):
     response = api("put", "/usage", {})
     body = assert_json(response, 405, "method_not_allowed")
     assert body["message"] and "GET" in response["Allow"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/webhooks/99999999999999999999999",
+        "/sync-jobs/9223372036854775808",
+        "/tasks?rule=185331456087258526824440318392270848",
+    ],
+)
+def test_a_number_too_big_for_the_database_never_makes_a_500(api, path):
+    response = api("get", path)  # SQLite cannot hold it (422); PostgreSQL finds nothing
+    assert response.status_code < 500, response.content[:300]
+    assert response["Content-Type"].startswith("application/json")

@@ -138,6 +138,14 @@ def _http_error(request, exc: HttpError):
     )
 
 
+def _number_out_of_range(exc: Exception) -> bool:
+    from django.db import DataError
+
+    if isinstance(exc, OverflowError):  # SQLite: "Python int too large to convert"
+        return True
+    return isinstance(exc, DataError) and "out of range" in str(exc)  # PostgreSQL
+
+
 @api.exception_handler(Exception)
 def _server_error(request, exc: Exception):
     """Anything unforeseen: logged with its traceback, answered in JSON, never an HTML page."""
@@ -147,6 +155,12 @@ def _server_error(request, exc: Exception):
 
     if isinstance(exc, RequestDataTooBig):
         return too_large_response()
+    if _number_out_of_range(exc):  # an id or filter bigger than the database's integers
+        return api.create_response(
+            request,
+            {"code": "invalid", "message": "A number in the request is too large."},
+            status=422,
+        )
     if isinstance(exc, SuspiciousOperation):
         return api.create_response(
             request, {"code": "bad_request", "message": "The request could not be read."}, status=400
