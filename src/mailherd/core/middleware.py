@@ -105,6 +105,17 @@ class EdgeMiddleware:
         query = request.META.get("QUERY_STRING", "")
         if NUL in request.path or NUL in request.path_info or NUL in unquote(query):
             return self._bad_input(api)
+        if api and request.method == "GET" and "offset" in request.GET:
+            # Lists page with cursors; an ignored offset would hand a script page 1 for ever.
+            return JsonResponse(
+                {
+                    "code": "invalid",
+                    "field": "offset",
+                    "message": "Lists are paged with cursors, not offsets: pass the previous"
+                    " page's next_cursor as ?cursor= (and ?limit= for the page size).",
+                },
+                status=422,
+            )
         if request.method in ("GET", "HEAD", "OPTIONS"):
             return None
         content_type = request.content_type or ""
