@@ -49,3 +49,6 @@ CELERY_BEAT_SCHEDULE["api-idempotency-purge"] = {
     "task": "mailherd.api.tasks.idempotency_purge_task",
     "schedule": 3600.0,
 }
+# DKIM key changes: switch once the new record resolves, finish after the overlap, start on the
+# operator's schedule (MAILHERD_DKIM_ROTATION_DAYS).
+CELERY_BEAT_SCHEDULE["dkim-rotations"] = {"task": "mailherd.hosting.tasks.dkim_rotations_task", "schedule": 900.0}

@@ -267,6 +267,10 @@ MAILHERD_CLOUDFLARE_API_URL = env_str(
 MAILHERD_BCRYPT_COST = env_int("MAILHERD_BCRYPT_COST", 10, minimum=4)
 # Size of the DKIM keys Mailherd generates (and keeps, to restore them): 2048 as Mailcow. Tests lower it.
 MAILHERD_DKIM_KEY_BITS = env_int("MAILHERD_DKIM_KEY_BITS", 2048, minimum=1024)
+# DKIM rotation (hosting.services.dkim_rotation): every N days (0: only by hand), and how long the
+# previous key's record stays published after the switch.
+MAILHERD_DKIM_ROTATION_DAYS = env_int("MAILHERD_DKIM_ROTATION_DAYS", 0, minimum=0)
+MAILHERD_DKIM_ROTATION_OVERLAP_DAYS = env_int("MAILHERD_DKIM_ROTATION_OVERLAP_DAYS", 7, minimum=1)
 
 # OpenID Connect / OAuth 2 provider (django-oauth-toolkit) under /o/. Generic on purpose: the
 # webmail SSO clients and any other OAuth client (e.g. MCP) share it; what is particular to

@@ -186,6 +186,9 @@ def _register_routers() -> None:
     from mailherd.hosting.api_depth import router as depth_router
 
     api.add_router("", depth_router)
+    from mailherd.hosting.api_dkim import router as dkim_router
+
+    api.add_router("", dkim_router)
     from mailherd.rules.api import router as rules_router
 
     api.add_router("", rules_router)

@@ -24,6 +24,8 @@ import dns.reversename
 from mailherd.dns import syntax
 from mailherd.dns.records import (
     KEY_DKIM,
+    KEY_DKIM_NEXT,
+    KEY_DKIM_PREVIOUS,
     KEY_DMARC,
     KEY_MX,
     KEY_PTR,
@@ -388,6 +390,8 @@ RULES = {
     KEY_MX: _check_mx,
     KEY_SPF: _check_spf,
     KEY_DKIM: _check_dkim,
+    KEY_DKIM_NEXT: _check_dkim,
+    KEY_DKIM_PREVIOUS: _check_dkim,
     KEY_DMARC: _check_dmarc,
     KEY_RELAY_MX: _check_mx,
     KEY_RELAY_SPF: _check_spf,

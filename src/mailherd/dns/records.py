@@ -29,6 +29,8 @@ KEY_PTR = "ptr"
 KEY_RELAY_MX = "relay_mx"  # the smarthost's envelope-sender subdomain: MX
 KEY_RELAY_SPF = "relay_spf"  # ... and its SPF
 KEY_RELAY_DKIM = "relay_dkim"  # the smarthost's DKIM key (TXT or CNAME)
+KEY_DKIM_NEXT = "dkim_next"  # a DKIM key change: the next key (publish now)
+KEY_DKIM_PREVIOUS = "dkim_previous"  # ... and the previous one (keep a few days)
 
 
 @dataclass(frozen=True)
@@ -220,6 +222,8 @@ class RecordSpec:
     server: ServerSpec | None = None
     dkim_selector: str = "dkim"
     dkim_txt: str = ""
+    # A DKIM key change under way: (selector, txt, purpose, key, optional) rows beside the key.
+    dkim_extra: tuple[tuple[str, str, str, str, bool], ...] = ()
     dmarc: DmarcPolicy = field(default_factory=DmarcPolicy)
     extra_spf_includes: tuple[str, ...] = ()
     setup_host: str = ""  # where autoconfig/autodiscover/mta-sts CNAMEs point
@@ -275,6 +279,19 @@ def build_records(spec: RecordSpec) -> list[Record]:
                 spec.dkim_txt,
                 "DKIM signature key",
                 KEY_DKIM,
+            )
+        )
+    for selector, txt, purpose, key, optional in spec.dkim_extra:
+        records.append(
+            Record(
+                "TXT",
+                f"{selector}._domainkey.{d}",
+                txt,
+                ttl=ttl,
+                purpose=purpose,
+                key=key,
+                zone=d,
+                optional=optional,
             )
         )
     if relay:
@@ -404,6 +421,7 @@ def server_spec(server) -> ServerSpec | None:
 
 def record_spec(domain, dns_settings=None, *, now: datetime | None = None) -> RecordSpec:
     from mailherd.dns.selectors import dns_settings_for
+    from mailherd.hosting.services.dkim_rotation import dkim_rotation_records
 
     dns_settings = dns_settings or dns_settings_for(domain=domain)
     return RecordSpec(
@@ -413,6 +431,7 @@ def record_spec(domain, dns_settings=None, *, now: datetime | None = None) -> Re
         server=server_spec(domain.mail_server),
         dkim_selector=domain.dkim_selector,
         dkim_txt=domain.dkim_txt,
+        dkim_extra=tuple(dkim_rotation_records(domain)),
         dmarc=DmarcPolicy(
             dns_settings.dmarc_policy,
             dns_settings.dmarc_rua_address(domain),

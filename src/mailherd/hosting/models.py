@@ -374,3 +374,46 @@ class DriftReport(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.identifier}"
+
+
+class DkimRotation(models.Model):
+    """A DKIM key change without a moment unsigned or unverifiable (mailherd.hosting.dkim_rotation).
+
+    publishing: the new key's record is shown; Mailcow still signs with the old key.
+    switched: the new record resolved, so Mailcow signs with the new key; the old record stays
+    published for the overlap days (mail signed before the switch is still being verified).
+    done: the old record may go. cancelled: stopped before the switch.
+    """
+
+    class Status(models.TextChoices):
+        PUBLISHING = "publishing", "Publish the new record"
+        SWITCHED = "switched", "Signing with the new key"
+        DONE = "done", "Done"
+        CANCELLED = "cancelled", "Cancelled"
+
+    OPEN = (Status.PUBLISHING, Status.SWITCHED)
+
+    domain = models.ForeignKey(Domain, on_delete=models.CASCADE, related_name="dkim_rotations")
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PUBLISHING)
+    new_selector = models.CharField(max_length=63)
+    new_private_key = EncryptedTextField()
+    new_txt = models.TextField()
+    old_selector = models.CharField(max_length=63, blank=True)
+    old_txt = models.TextField(blank=True)
+    started_by = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    switched_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["domain"],
+                condition=Q(status__in=["publishing", "switched"]),
+                name="one_open_dkim_rotation_per_domain",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.domain}: DKIM {self.old_selector or '?'} → {self.new_selector} ({self.status})"

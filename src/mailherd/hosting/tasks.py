@@ -32,3 +32,11 @@ def reconcile_task() -> int:
         except MailcowError:
             continue
     return done
+
+
+@shared_task(ignore_result=True)
+def dkim_rotations_task() -> dict:
+    """Switch DKIM key changes whose new record resolves; finish and start them on schedule."""
+    from mailherd.hosting.services.dkim_rotation import dkim_rotations_advance
+
+    return dkim_rotations_advance()

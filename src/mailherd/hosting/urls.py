@@ -43,6 +43,8 @@ urlpatterns = [
         name="domain_rate_limit",
     ),
     path(ORG + "domains/<str:name>/relay/", views_extras.domain_relay, name="domain_relay"),
+    path(ORG + "domains/<str:name>/dkim/rotate/", views_extras.domain_dkim_rotate, name="domain_dkim_rotate"),
+    path(ORG + "domains/<str:name>/dkim/cancel/", views_extras.domain_dkim_cancel, name="domain_dkim_cancel"),
     path(
         ORG + "domains/<str:name>/alias-domains/",
         views_aliasdomains.alias_domain_add,

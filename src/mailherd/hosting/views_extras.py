@@ -82,6 +82,40 @@ def domain_relay(request, name):
     return redirect("hosting:domain_detail", org_slug=request.organization.slug, name=domain.name)
 
 
+@require_POST
+@hosting_view
+def domain_dkim_rotate(request, name):
+    from mailherd.hosting.services.dkim_rotation import dkim_rotation_start
+
+    domain = _domain_or_404(request, name)
+    if _can_change(request) and run_service(
+        request,
+        None,
+        lambda: dkim_rotation_start(
+            actor=request.actor, organization=request.organization, name=domain.name
+        ),
+    ):
+        messages.success(request, "A new DKIM key is ready: publish its record (below).")
+    return redirect("hosting:domain_detail", org_slug=request.organization.slug, name=domain.name)
+
+
+@require_POST
+@hosting_view
+def domain_dkim_cancel(request, name):
+    from mailherd.hosting.services.dkim_rotation import dkim_rotation_cancel
+
+    domain = _domain_or_404(request, name)
+    if _can_change(request) and run_service(
+        request,
+        None,
+        lambda: dkim_rotation_cancel(
+            actor=request.actor, organization=request.organization, name=domain.name
+        ),
+    ):
+        messages.success(request, "The key change is cancelled; the current key stays.")
+    return redirect("hosting:domain_detail", org_slug=request.organization.slug, name=domain.name)
+
+
 # -- quarantine ------------------------------------------------------------------
 
 

@@ -61,3 +61,30 @@ def spam_card(context, mailbox):
         "can_change": context.get("can_change"),
         "csrf_token": context.get("csrf_token"),
     }
+
+
+@register.inclusion_tag("hosting/_dkim.html", takes_context=True)
+def dkim_card(context, domain):
+    from datetime import timedelta
+
+    from django.conf import settings
+
+    from mailherd.hosting.services.dkim_rotation import dkim_key_bits, dkim_rotation_open
+
+    rotation = dkim_rotation_open(domain=domain)
+    keep_until = None
+    if rotation is not None and rotation.switched_at:
+        keep_until = rotation.switched_at + timedelta(
+            days=settings.MAILHERD_DKIM_ROTATION_OVERLAP_DAYS
+        )
+    return {
+        "domain": domain,
+        "bits": dkim_key_bits(domain.dkim_private_key),
+        "rotation": rotation,
+        "keep_until": keep_until,
+        "schedule_days": settings.MAILHERD_DKIM_ROTATION_DAYS,
+        "overlap_days": settings.MAILHERD_DKIM_ROTATION_OVERLAP_DAYS,
+        "organization": context["organization"],
+        "can_change": context.get("can_change"),
+        "csrf_token": context.get("csrf_token"),
+    }
