@@ -17,6 +17,7 @@ creates/s accepted by the API, mailboxes/s applied end to end, outbox rows faile
 Exits non-zero when anything failed.
 
     python bench/concurrent_clients.py [--clients 20] [--seconds 30] [--databases sqlite,postgres]
+                                       [--password-hash]
     python bench/concurrent_clients.py --smoke      # 4 clients, 3 s
 """
 
@@ -108,9 +109,13 @@ def pg_execute(statement: str) -> None:
         conn.execute(statement)
 
 
-def clients_run(base_url: str, token: str, clients: int, seconds: float) -> dict:
+def clients_run(
+    base_url: str, token: str, clients: int, seconds: float, password_hash: str | None = None
+) -> dict:
     """`clients` threads creating mailboxes one after another for `seconds`."""
     import httpx
+
+    credentials = {"password_hash": password_hash} if password_hash else {"password": PASSWORD}
 
     statuses: Counter = Counter()
     first_errors: list[str] = []
@@ -125,11 +130,7 @@ def clients_run(base_url: str, token: str, clients: int, seconds: float) -> dict
         sequence = 0
         with http:
             while time.monotonic() < stop_at:
-                body = {
-                    "address": f"c{number}-{sequence}@{DOMAIN}",
-                    "password": PASSWORD,
-                    "quota_mb": 10,
-                }
+                body = {"address": f"c{number}-{sequence}@{DOMAIN}", "quota_mb": 10, **credentials}
                 sequence += 1
                 try:
                     response = http.post("/api/v1/mailboxes", json=body)
@@ -160,7 +161,9 @@ def clients_run(base_url: str, token: str, clients: int, seconds: float) -> dict
     }
 
 
-def measure(database: str, clients: int, seconds: float, web_workers: int) -> dict:
+def measure(
+    database: str, clients: int, seconds: float, web_workers: int, password_hash: str | None
+) -> dict:
     var_dir = Path(tempfile.mkdtemp(prefix=f"mailherd-concurrent-{database}-"))
     environment = {
         key: value
@@ -232,7 +235,7 @@ def measure(database: str, clients: int, seconds: float, web_workers: int) -> di
         processes.append(run)
         wait_for_port(web_port, run)
         started = time.monotonic()
-        result = clients_run(f"http://127.0.0.1:{web_port}", token, clients, seconds)
+        result = clients_run(f"http://127.0.0.1:{web_port}", token, clients, seconds, password_hash)
         # every accepted create applied to Mailcow by the workers
         deadline = time.monotonic() + APPLY_TIMEOUT
         while True:
@@ -313,20 +316,34 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--web-workers", type=int, default=2)
     parser.add_argument("--databases", default="sqlite,postgres")
+    parser.add_argument(
+        "--password-hash",
+        action="store_true",
+        help="send a {BLF-CRYPT} hash instead of a password: nothing to hash, the database does more",
+    )
     parser.add_argument("--smoke", action="store_true", help="4 clients for 3 s")
     args = parser.parse_args()
+    given_hash = None
+    if args.password_hash:
+        from mailherd.hosting.passwords import hash_password
+
+        given_hash = hash_password(PASSWORD, cost=10)
     if args.smoke:
         args.clients, args.seconds = 4, 3
     databases = [name.strip() for name in args.databases.split(",") if name.strip()]
     print(
         f"{args.clients} API clients creating mailboxes for {args.seconds:.0f} s against "
         f"`mailherd run` ({args.web_workers} web workers, its Celery worker and scheduler) "
-        "and the Mailcow simulator"
+        "and the Mailcow simulator, "
+        + ("password_hash given" if given_hash else "plaintext passwords (bcrypt cost 10)")
     )
     ok = True
     for database in databases:
         ok = (
-            report(measure(database, args.clients, args.seconds, args.web_workers), args.clients)
+            report(
+                measure(database, args.clients, args.seconds, args.web_workers, given_hash),
+                args.clients,
+            )
             and ok
         )
     sys.exit(0 if ok else 1)

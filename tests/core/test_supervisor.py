@@ -73,7 +73,7 @@ def _start(var_dir, port: int) -> tuple[subprocess.Popen, set[int]]:
 
 
 @pytest.mark.slow
-def test_sigterm_stops_everything_within_5_seconds_and_sigkill_leaves_no_orphans(tmp_path):
+def test_sigterm_stops_everything_within_5_seconds(tmp_path):
     port = free_port()
     process, descendants = _start(tmp_path, port)
     try:
@@ -89,8 +89,11 @@ def test_sigterm_stops_everything_within_5_seconds_and_sigkill_leaves_no_orphans
     assert not [pid for pid in descendants if _alive(pid)]
     assert "Traceback" not in output and "ERROR" not in output, output
 
-    # Killed outright (SIGKILL, the out-of-memory killer): its processes go with it.
-    process, descendants = _start(tmp_path, port)
+
+@pytest.mark.slow
+def test_when_the_supervisor_is_killed_its_processes_die_with_it(tmp_path):
+    """SIGKILL or the out-of-memory killer: no worker lives on, still consuming the outbox."""
+    process, descendants = _start(tmp_path, free_port())
     os.kill(process.pid, signal.SIGKILL)
     process.wait(timeout=10)
     deadline = time.monotonic() + 10
