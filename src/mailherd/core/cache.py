@@ -42,25 +42,44 @@ class SharedFileCache(FileBasedCache):
         """Add `delta` to a stored number, keeping its expiry; ValueError when there is none."""
         fname = self._key_to_file(key, version)
         with self._locked():
-            try:
-                with open(fname, "rb") as f:
-                    expiry = pickle.load(f)  # noqa: S301 - our own files, as FileBasedCache reads them
-                    if expiry is not None and expiry < time.time():
-                        raise FileNotFoundError
-                    value = pickle.loads(zlib.decompress(f.read()))  # noqa: S301
-            except (FileNotFoundError, EOFError):
+            found = self._read(fname)
+            if found is None:
                 raise ValueError(f"Key '{key}' not found")
-            value += delta
-            fd, tmp_path = tempfile.mkstemp(dir=self._dir)
-            try:
-                with open(fd, "wb") as f:
-                    f.write(pickle.dumps(expiry, self.pickle_protocol))
-                    f.write(zlib.compress(pickle.dumps(value, self.pickle_protocol)))
-                file_move_safe(tmp_path, fname, allow_overwrite=True)
-            finally:
-                if os.path.exists(tmp_path):
-                    os.remove(tmp_path)
-        return value
+            expiry, value = found
+            self._write(fname, expiry, value + delta)
+        return value + delta
+
+    def incr_or_add(self, key, timeout, version=None) -> int:
+        """One more for a counter, created at 1 (expiring after `timeout` s) when absent: one lock."""
+        fname = self._key_to_file(key, version)
+        with self._locked():
+            found = self._read(fname)
+            expiry, value = found if found is not None else (self.get_backend_timeout(timeout), 0)
+            self._write(fname, expiry, value + 1)
+        return value + 1
+
+    @staticmethod
+    def _read(fname):
+        """(expiry, value) of a live entry, or None."""
+        try:
+            with open(fname, "rb") as f:
+                expiry = pickle.load(f)  # noqa: S301 - our own files, as FileBasedCache reads them
+                if expiry is not None and expiry < time.time():
+                    return None
+                return expiry, pickle.loads(zlib.decompress(f.read()))  # noqa: S301
+        except (FileNotFoundError, EOFError):
+            return None
+
+    def _write(self, fname, expiry, value) -> None:
+        fd, tmp_path = tempfile.mkstemp(dir=self._dir)
+        try:
+            with open(fd, "wb") as f:
+                f.write(pickle.dumps(expiry, self.pickle_protocol))
+                f.write(zlib.compress(pickle.dumps(value, self.pickle_protocol)))
+            file_move_safe(tmp_path, fname, allow_overwrite=True)
+        finally:
+            if os.path.exists(tmp_path):
+                os.remove(tmp_path)
 
     def _cull(self):
         filelist = self._list_cache_files()

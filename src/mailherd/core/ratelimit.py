@@ -41,6 +41,19 @@ def _estimate(previous: int, current: int, elapsed: float) -> float:
     return previous * (1 - elapsed) + current
 
 
+def _count(key: str, *, timeout: int) -> int:
+    """Add one to a counter (created when absent) and return it, atomically across processes."""
+    incr_or_add = getattr(cache, "incr_or_add", None)  # the shared file cache: one file lock
+    if incr_or_add is not None:
+        return incr_or_add(key, timeout)
+    cache.add(key, 0, timeout=timeout)
+    try:
+        return cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.add(key, 1, timeout=timeout)
+        return 1
+
+
 def hit(key: str, rate: str) -> float | None:
     """Count one event for `key`; None when it is within `rate`, else the seconds to wait.
 
@@ -49,12 +62,7 @@ def hit(key: str, rate: str) -> float | None:
     """
     limit, period = parse_rate(rate)
     current_key, previous_key, elapsed = _keys(key, period, time.time())
-    cache.add(current_key, 0, timeout=2 * period + 1)
-    try:
-        current = cache.incr(current_key)
-    except ValueError:  # expired between add and incr
-        cache.add(current_key, 1, timeout=2 * period + 1)
-        current = 1
+    current = _count(current_key, timeout=2 * period + 1)
     previous = cache.get(previous_key, 0)
     if _estimate(previous, current, elapsed) <= limit:
         return None
