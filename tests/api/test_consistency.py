@@ -147,3 +147,21 @@ def test_every_operation_documents_its_errors(client):
             assert {"401", "403", "404", "422", "429", "500"} <= codes, (method, path)
             if method != "get":
                 assert "409" in codes, (method, path)
+
+
+def test_every_operation_has_a_summary_and_a_description(db):
+    """Generated summaries ("Mailboxes Create") and empty descriptions are not documentation."""
+    import re
+
+    from mailherd.api.v1 import api
+
+    schema = api.get_openapi_schema()
+    bare = []
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            generated = operation["operationId"].split("_api_")[-1].replace("_", " ").title()
+            summary = operation.get("summary", "")
+            if not summary or summary == generated or not operation.get("description"):
+                bare.append(f"{method.upper()} {path}")
+            assert not re.search(r"(?i)mailherd", operation.get("description", "")), path
+    assert not bare, "undocumented: " + ", ".join(bare)

@@ -326,26 +326,34 @@ def domains_list(
     return cursor_page(rows, cursor=cursor, limit=limit, order="name", serialize=domain_out)
 
 
-@router.post("/domains", response={201: DomainOut, 409: ErrorOut, 422: ErrorOut})
+@router.post("/domains", response={201: DomainOut, 409: ErrorOut, 422: ErrorOut}, summary="Add a domain")
 def domains_add(request, body: DomainIn):
+    """Adds the domain unverified and answers the TXT record that proves it is yours
+    (`verification`). 409 `domain_exists` if it is already here, `domain_taken` if another
+    organization holds it; 403 `plan_limit_exceeded` at the plan's domain limit."""
     domain = services.domain_add(
         actor=request.actor, organization=request.organization, name=body.name
     )
     return Status(201, domain_out(domain))
 
 
-@router.get("/domains/{name}", response={200: DomainOut, 404: ErrorOut})
+@router.get("/domains/{name}", response={200: DomainOut, 404: ErrorOut}, summary="Get a domain")
 def domains_get(request, name: str):
+    """The domain, its verification record and the records to publish, each with its last known DNS
+    `status`, what was `found` and `checked_at` (no DNS query: `POST …/check` asks DNS now)."""
     return domain_out(_domain_or_404(request, name))
 
 
-@router.post("/domains/{name}/verify", response={200: DomainOut, 404: ErrorOut, 409: ErrorOut})
+@router.post("/domains/{name}/verify", response={200: DomainOut, 404: ErrorOut, 409: ErrorOut}, summary="Verify a domain")
 def domains_verify(request, name: str):
+    """Looks up the verification TXT record now. Once it is found the domain is verified and set up
+    on a mail server (through the outbox: `status` goes pending → active). 409
+    `domain_not_verified` with what DNS answered while the record is not visible yet."""
     domain = services.domain_verify(actor=request.actor, domain=_domain_or_404(request, name))
     return domain_out(domain)
 
 
-@router.post("/domains/{name}/check", response={200: DomainOut, 404: ErrorOut})
+@router.post("/domains/{name}/check", response={200: DomainOut, 404: ErrorOut}, summary="Check a domain's DNS records now")
 def domains_check(request, name: str):
     """Re-check every record of the domain in DNS now."""
     from mailherd.dns.services import domain_check
@@ -362,8 +370,7 @@ def domains_check(request, name: str):
 
 
 @router.patch(
-    "/domains/{name}", response={200: DomainOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
-)
+    "/domains/{name}", response={200: DomainOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}, summary="Change a domain")
 def domains_update(request, name: str, body: DomainPatch):
     """Change a domain's settings: `rate_limit` (null: the plan's default), `relay` (null: the
     server's default smarthost)."""
@@ -388,7 +395,7 @@ def domains_update(request, name: str, body: DomainPatch):
     return domain_out(_domain_or_404(request, domain.name))
 
 
-@router.delete("/domains/{name}", response={204: None, 404: ErrorOut, 422: ErrorOut})
+@router.delete("/domains/{name}", response={204: None, 404: ErrorOut, 422: ErrorOut}, summary="Remove a domain")
 def domains_delete(
     request,
     name: str,
@@ -438,9 +445,13 @@ def mailboxes_list(
 
 
 @router.post(
-    "/mailboxes", response={201: MailboxCreatedOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
-)
+    "/mailboxes", response={201: MailboxCreatedOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}, summary="Create a mailbox")
 def mailboxes_create(request, body: MailboxIn):
+    """Under a verified domain, within the plan's mailbox and storage limits (checked before the
+    mail server is called). Give `password` (hashed here, never stored in clear),
+    `password_hash` (`{BLF-CRYPT}`, `{SHA512-CRYPT}`, `{ARGON2ID}`, … to keep a user's password
+    when moving in), or neither: a generated password is answered once in `password`. The
+    mailbox is `pending` until the mail server has it."""
     mailbox, password = services.mailbox_create(
         actor=request.actor,
         organization=request.organization,
@@ -459,7 +470,7 @@ def mailboxes_create(request, body: MailboxIn):
     )
 
 
-@router.post("/mailboxes/bulk", response={200: MailboxBulkOut, 422: ErrorOut})
+@router.post("/mailboxes/bulk", response={200: MailboxBulkOut, 422: ErrorOut}, summary="Create many mailboxes")
 def mailboxes_create_bulk(request, body: MailboxBulkIn):
     """Create up to 500 mailboxes in one call; each is created or refused on its own (same rules)."""
     from mailherd.hosting.services.mailboxes import MailboxRequest, mailbox_create_many
@@ -496,15 +507,18 @@ def _mailbox_or_404(request, address):
     return mailbox
 
 
-@router.get("/mailboxes/{address}", response={200: MailboxOut, 404: ErrorOut})
+@router.get("/mailboxes/{address}", response={200: MailboxOut, 404: ErrorOut}, summary="Get a mailbox")
 def mailboxes_get(request, address: str):
+    """The mailbox with its quota, usage, state on the mail server and settings."""
     return mailbox_out(_mailbox_or_404(request, address), request.organization)
 
 
 @router.patch(
-    "/mailboxes/{address}", response={200: MailboxUpdatedOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
-)
+    "/mailboxes/{address}", response={200: MailboxUpdatedOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}, summary="Change a mailbox")
 def mailboxes_update(request, address: str, body: MailboxPatch):
+    """Any of: `password` or `password_hash`, `quota_mb`, `name`, `active`, `user` (the member who
+    reads it), `sso`, `rate_limit`, spam and quarantine settings. All of the change or none of
+    it; applied to the mail server through the outbox."""
     with transaction.atomic():  # all of the patch or none of it
         mailbox = services.mailbox_update(
             actor=request.actor,
@@ -540,8 +554,10 @@ def mailboxes_update(request, address: str, body: MailboxPatch):
     return {**mailbox_out(mailbox, request.organization), "password": generated}
 
 
-@router.delete("/mailboxes/{address}", response={204: None, 404: ErrorOut})
+@router.delete("/mailboxes/{address}", response={204: None, 404: ErrorOut}, summary="Delete a mailbox")
 def mailboxes_delete(request, address: str):
+    """Deletes the mailbox and all of its mail on the mail server (through the outbox). This cannot
+    be undone."""
     services.mailbox_delete(actor=request.actor, organization=request.organization, address=address)
     return Status(204, None)
 
@@ -563,9 +579,12 @@ def aliases_list(
 
 
 @router.post(
-    "/aliases", response={201: AliasOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
-)
+    "/aliases", response={201: AliasOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}, summary="Create an alias")
 def aliases_create(request, body: AliasIn):
+    """Mail to `address` goes to every address in `goto`. The address must be free (409
+    `address_in_use`), under a verified domain, within the plan's alias limit; forwarding
+    outside the organization's domains needs the plan's external forwarding, a catch-all
+    (`@domain`) the catch-all feature."""
     alias = services.alias_create(
         actor=request.actor,
         organization=request.organization,
@@ -583,15 +602,16 @@ def _alias_or_404(request, address):
     return alias
 
 
-@router.get("/aliases/{address}", response={200: AliasOut, 404: ErrorOut})
+@router.get("/aliases/{address}", response={200: AliasOut, 404: ErrorOut}, summary="Get an alias")
 def aliases_get(request, address: str):
+    """The alias with its targets and state on the mail server."""
     return alias_out(_alias_or_404(request, address))
 
 
 @router.patch(
-    "/aliases/{address}", response={200: AliasOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut}
-)
+    "/aliases/{address}", response={200: AliasOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut}, summary="Change an alias")
 def aliases_update(request, address: str, body: AliasPatch):
+    """New targets (`goto`) and/or `active`; the same rules as when creating it."""
     alias = services.alias_update(
         actor=request.actor,
         organization=request.organization,
@@ -602,8 +622,10 @@ def aliases_update(request, address: str, body: AliasPatch):
     return alias_out(alias)
 
 
-@router.delete("/aliases/{address}", response={204: None, 404: ErrorOut})
+@router.delete("/aliases/{address}", response={204: None, 404: ErrorOut}, summary="Delete an alias")
 def aliases_delete(request, address: str):
+    """Mail to the address is refused from then on (unless a catch-all takes it); mail already
+    delivered stays."""
     services.alias_delete(actor=request.actor, organization=request.organization, address=address)
     return Status(204, None)
 
@@ -611,8 +633,10 @@ def aliases_delete(request, address: str):
 # -- usage ---------------------------------------------------------------------
 
 
-@router.get("/usage", response=UsageOut)
+@router.get("/usage", response=UsageOut, summary="Plan usage")
 def usage(request):
+    """The plan's limits and how much of each the organization uses: domains, mailboxes, aliases,
+    storage."""
     return {
         name: {"used": item.used, "limit": item.limit}
         for name, item in organization_usage(organization=request.organization).items()

@@ -163,8 +163,10 @@ def _job_or_404(request, job_id):
     return job
 
 
-@router.get("/sync-jobs", response=list[SyncJobOut])
+@router.get("/sync-jobs", response=list[SyncJobOut], summary="List IMAP migrations")
 def sync_jobs_list(request, mailbox: str | None = None):
+    """The organization's sync jobs (optionally one mailbox's), with the last run's result and
+    progress as the mail server reports it."""
     from mailherd.hosting.selectors import sync_job_list
 
     return [
@@ -217,8 +219,9 @@ def sync_jobs_get(request, job_id: int):
     return sync_job_out(sync_job_refresh(job=_job_or_404(request, job_id)))
 
 
-@router.post("/sync-jobs/{job_id}/stop", response={200: SyncJobOut, 404: ErrorOut, 409: ErrorOut})
+@router.post("/sync-jobs/{job_id}/stop", response={200: SyncJobOut, 404: ErrorOut, 409: ErrorOut}, summary="Pause an IMAP migration")
 def sync_jobs_stop(request, job_id: int):
+    """The job stops running until it is started again; mail already copied stays."""
     from mailherd.hosting.services.syncjobs import sync_job_set_active
 
     job = sync_job_set_active(
@@ -227,8 +230,9 @@ def sync_jobs_stop(request, job_id: int):
     return sync_job_out(job)
 
 
-@router.post("/sync-jobs/{job_id}/start", response={200: SyncJobOut, 404: ErrorOut, 409: ErrorOut})
+@router.post("/sync-jobs/{job_id}/start", response={200: SyncJobOut, 404: ErrorOut, 409: ErrorOut}, summary="Resume an IMAP migration")
 def sync_jobs_start(request, job_id: int):
+    """The job runs again at its interval."""
     from mailherd.hosting.services.syncjobs import sync_job_set_active
 
     job = sync_job_set_active(
@@ -275,15 +279,17 @@ def alias_domains_create(request, body: AliasDomainIn):
     return Status(201, _alias_domain_out(domain))
 
 
-@router.get("/alias-domains", response={200: list[dict]})
+@router.get("/alias-domains", response={200: list[dict]}, summary="List alias domains")
 def alias_domains_list(request):
+    """Domains whose every address also receives at another domain of the organization."""
     from mailherd.hosting.services.aliasdomains import alias_domain_list
 
     return [_alias_domain_out(d) for d in alias_domain_list(organization=request.organization)]
 
 
-@router.get("/alias-domains/{name}", response={200: dict, 404: ErrorOut})
+@router.get("/alias-domains/{name}", response={200: dict, 404: ErrorOut}, summary="Get an alias domain")
 def alias_domains_get(request, name: str):
+    """The alias domain, its target, its verification record and its own DNS records."""
     from mailherd.core.errors import NotFound
     from mailherd.hosting.services.aliasdomains import alias_domain_get
 
@@ -293,8 +299,9 @@ def alias_domains_get(request, name: str):
     return _alias_domain_out(domain)
 
 
-@router.delete("/alias-domains/{name}", response={204: None, 404: ErrorOut, 422: ErrorOut})
+@router.delete("/alias-domains/{name}", response={204: None, 404: ErrorOut, 422: ErrorOut}, summary="Remove an alias domain")
 def alias_domains_delete(request, name: str):
+    """Mail to its addresses is refused from then on; the target domain and its mail are untouched."""
     from mailherd.core.errors import NotFound
     from mailherd.hosting import services
     from mailherd.hosting.services.aliasdomains import alias_domain_get
@@ -323,8 +330,10 @@ class PolicyOut(Schema):
     status: str = Field(..., description='"pending" until the mail server has it, then "active"')
 
 
-@router.get("/domains/{name}/policy", response={200: list[PolicyOut], 404: ErrorOut})
+@router.get("/domains/{name}/policy", response={200: list[PolicyOut], 404: ErrorOut}, summary="The domain's allow and block lists")
 def domain_policy_list(request, name: str):
+    """Senders (addresses or `*@domain`) always accepted or always refused for the domain's
+    mailboxes."""
     from mailherd.core.errors import NotFound
     from mailherd.hosting.models import Domain
     from mailherd.hosting.services import policies
@@ -336,9 +345,10 @@ def domain_policy_list(request, name: str):
 
 @router.post(
     "/domains/{name}/policy",
-    response={201: PolicyOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
-)
+    response={201: PolicyOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}, summary="Allow or block a sender")
 def domain_policy_add(request, name: str, body: PolicyIn):
+    """Adds the sender to the allow or the block list (a sender can be on one of them only; at most
+    200 entries per domain)."""
     from mailherd.hosting.services import policies
 
     entry = policies.domain_policy_add(
@@ -351,8 +361,9 @@ def domain_policy_add(request, name: str, body: PolicyIn):
     return Status(201, policies.policy_out(entry))
 
 
-@router.delete("/domains/{name}/policy/{entry_id}", response={204: None, 404: ErrorOut, 409: ErrorOut})
+@router.delete("/domains/{name}/policy/{entry_id}", response={204: None, 404: ErrorOut, 409: ErrorOut}, summary="Remove a sender from a list")
 def domain_policy_delete(request, name: str, entry_id: int):
+    """The sender is filtered like any other again."""
     from mailherd.hosting.services import policies
 
     policies.domain_policy_delete(

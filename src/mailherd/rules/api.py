@@ -284,6 +284,8 @@ def rules_test(request, body: RuleTestIn):
 
 @router.get("/rules/{rule_id}", response={200: RuleOut, 404: ErrorOut}, summary="Get a mail rule")
 def rules_get(request, rule_id: int):
+    """The rule with its conditions, actions, priority and `status` (`pending`, `active`, or
+    `error` with the mail server's message)."""
     return rule_out(_rule_or_404(request, rule_id))
 
 
@@ -380,14 +382,15 @@ def _task_or_404(request, task_id: int):
     return task
 
 
-@router.get("/tasks/{task_id}", response={200: TaskOut, 404: ErrorOut}, tags=["tasks"])
+@router.get("/tasks/{task_id}", response={200: TaskOut, 404: ErrorOut}, tags=["tasks"], summary="Get a task")
 def tasks_get(request, task_id: int):
+    """The task made from a message by a rule: title, text, sender, date, attachments, status,
+    assignee, due date and a link to the message in webmail."""
     return task_out(_task_or_404(request, task_id))
 
 
 @router.patch(
-    "/tasks/{task_id}", response={200: TaskOut, 404: ErrorOut, 422: ErrorOut}, tags=["tasks"]
-)
+    "/tasks/{task_id}", response={200: TaskOut, 404: ErrorOut, 422: ErrorOut}, tags=["tasks"], summary="Change a task")
 def tasks_update(request, task_id: int, body: TaskPatch):
     """Mark done or open again, assign to a member, set the due date or the title."""
     _task_or_404(request, task_id)
@@ -400,15 +403,17 @@ def tasks_update(request, task_id: int, body: TaskPatch):
     return task_out(selectors.task_get(organization=request.organization, task_id=task.pk))
 
 
-@router.post("/tasks/{task_id}/complete", response={200: TaskOut, 404: ErrorOut}, tags=["tasks"])
+@router.post("/tasks/{task_id}/complete", response={200: TaskOut, 404: ErrorOut}, tags=["tasks"], summary="Complete a task")
 def tasks_complete(request, task_id: int):
+    """Marks the task done (completing it again changes nothing)."""
     _task_or_404(request, task_id)
     services.task_complete(actor=request.actor, organization=request.organization, task_id=task_id)
     return task_out(_task_or_404(request, task_id))
 
 
-@router.delete("/tasks/{task_id}", response={204: None, 404: ErrorOut}, tags=["tasks"])
+@router.delete("/tasks/{task_id}", response={204: None, 404: ErrorOut}, tags=["tasks"], summary="Delete a task")
 def tasks_delete(request, task_id: int):
+    """The task and its kept attachments are deleted; the message stays in the mailbox."""
     _task_or_404(request, task_id)
     services.task_delete(actor=request.actor, organization=request.organization, task_id=task_id)
     return Status(204, None)
@@ -437,13 +442,15 @@ def _note_or_404(request, note_id: int):
     return note
 
 
-@router.get("/notes/{note_id}", response={200: NoteOut, 404: ErrorOut}, tags=["notes"])
+@router.get("/notes/{note_id}", response={200: NoteOut, 404: ErrorOut}, tags=["notes"], summary="Get a note")
 def notes_get(request, note_id: int):
+    """The note made from a message by a rule: title, text, sender, date and attachments."""
     return item_out(_note_or_404(request, note_id))
 
 
-@router.delete("/notes/{note_id}", response={204: None, 404: ErrorOut}, tags=["notes"])
+@router.delete("/notes/{note_id}", response={204: None, 404: ErrorOut}, tags=["notes"], summary="Delete a note")
 def notes_delete(request, note_id: int):
+    """The note and its kept attachments are deleted; the message stays in the mailbox."""
     _note_or_404(request, note_id)
     services.note_delete(actor=request.actor, organization=request.organization, note_id=note_id)
     return Status(204, None)

@@ -33,13 +33,18 @@ def _out(row) -> dict:
     return {"mode": row.sign_in_mode, "require_two_factor": row.require_two_factor}
 
 
-@router.get("/mail-sign-in", response=SignInOut)
+@router.get("/mail-sign-in", response=SignInOut, summary="How mailboxes sign in")
 def sign_in_get(request):
+    """`password` (each mailbox has its own) or `sso` (people open webmail from the portal; mail
+    apps use app passwords), and whether opening webmail needs two-factor sign-in."""
     return _out(selectors.organization_webmail(request.organization))
 
 
-@router.put("/mail-sign-in", response={200: SignInChangedOut, 409: ErrorOut, 422: ErrorOut})
+@router.put("/mail-sign-in", response={200: SignInChangedOut, 409: ErrorOut, 422: ErrorOut}, summary="Change how mailboxes sign in")
 def sign_in_set(request, body: SignInIn):
+    """`sso`: every mailbox gets a random password first (so an old one cannot come back),
+    then signs in through the portal; mail apps use app passwords. Back to `password`: new
+    mailbox passwords, answered once in `passwords`."""
     row, passwords = services.organization_sign_in_set(
         actor=request.actor,
         organization=request.organization,
@@ -76,9 +81,10 @@ class AppPasswordCreatedOut(AppPasswordOut):
 
 @router.post(
     "/mailboxes/{address}/app-passwords",
-    response={201: AppPasswordCreatedOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
-)
+    response={201: AppPasswordCreatedOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}, summary="Create an app password")
 def app_passwords_create(request, address: str, body: AppPasswordIn):
+    """A password for one mail app, limited to the chosen `protocols` (imap, smtp, pop3, dav, eas,
+    sieve). Answered once in `password`; only Mailcow keeps it."""
     app_password, password = app_passwords.app_password_create(
         actor=request.actor,
         organization=request.organization,
@@ -90,18 +96,19 @@ def app_passwords_create(request, address: str, body: AppPasswordIn):
 
 
 @router.get(
-    "/mailboxes/{address}/app-passwords", response={200: list[AppPasswordOut], 404: ErrorOut}
-)
+    "/mailboxes/{address}/app-passwords", response={200: list[AppPasswordOut], 404: ErrorOut}, summary="List app passwords")
 def app_passwords_list(request, address: str):
+    """The mailbox's app passwords with their names, protocols and creation time (never the
+    passwords)."""
     rows = app_passwords.app_password_list(organization=request.organization, address=address)
     return [app_passwords.app_password_out(row) for row in rows]
 
 
 @router.delete(
     "/mailboxes/{address}/app-passwords/{app_password_id}",
-    response={204: None, 404: ErrorOut, 409: ErrorOut},
-)
+    response={204: None, 404: ErrorOut, 409: ErrorOut}, summary="Revoke an app password")
 def app_passwords_delete(request, address: str, app_password_id: int):
+    """The mail app using it can no longer sign in."""
     app_passwords.app_password_delete(
         actor=request.actor,
         organization=request.organization,
@@ -132,8 +139,9 @@ def _reply_out(reply) -> dict:
     }
 
 
-@router.get("/mailboxes/{address}/out-of-office", response={200: AutoReplyIo, 404: ErrorOut})
+@router.get("/mailboxes/{address}/out-of-office", response={200: AutoReplyIo, 404: ErrorOut}, summary="The out-of-office reply")
 def autoreply_get(request, address: str):
+    """Whether it is on, its subject, text and dates."""
     from mailherd.hosting.selectors import mailbox_get
 
     mailbox = mailbox_get(organization=request.organization, address=address)
@@ -144,9 +152,10 @@ def autoreply_get(request, address: str):
 
 @router.put(
     "/mailboxes/{address}/out-of-office",
-    response={200: AutoReplyIo, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
-)
+    response={200: AutoReplyIo, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}, summary="Set the out-of-office reply")
 def autoreply_put(request, address: str, body: AutoReplyIo):
+    """On with a subject, text and optional dates (it starts and stops by itself), or off. Applied
+    to the mail server as a Sieve filter through the outbox."""
     reply = autoreply.autoreply_set(
         actor=request.actor, organization=request.organization, address=address, **body.dict()
     )
@@ -161,9 +170,10 @@ class AdminLinkOut(Schema):
 
 @router.post(
     "/mailcow-admin",
-    response={200: AdminLinkOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut, 502: ErrorOut},
-)
+    response={200: AdminLinkOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut, 502: ErrorOut}, summary="Open the mail server's admin pages")
 def mailcow_admin_link(request):
+    """A one-time link (valid for 30 seconds) to the mail server's own administration for the
+    organization's domains; owners only, where the plan includes it."""
     return {
         "url": services.mailcow_admin_open(actor=request.actor, organization=request.organization)
     }
@@ -192,8 +202,9 @@ def _forwarding_out(row) -> dict:
     return {"targets": list(row.targets), "keep_copy": row.keep_copy}
 
 
-@router.get("/mailboxes/{address}/forwarding", response={200: ForwardingIo, 404: ErrorOut})
+@router.get("/mailboxes/{address}/forwarding", response={200: ForwardingIo, 404: ErrorOut}, summary="The mailbox's forwarding")
 def forwarding_get(request, address: str):
+    """The addresses mail is forwarded to, and whether a copy is kept in the mailbox."""
     from mailherd.webmail import selfservice
 
     return _forwarding_out(selfservice.forwarding_get(_mailbox_or_404(request, address)))
@@ -201,9 +212,10 @@ def forwarding_get(request, address: str):
 
 @router.put(
     "/mailboxes/{address}/forwarding",
-    response={200: ForwardingIo, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
-)
+    response={200: ForwardingIo, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}, summary="Set the mailbox's forwarding")
 def forwarding_put(request, address: str, body: ForwardingIo):
+    """Up to five addresses, with or without keeping a copy (an empty list stops forwarding).
+    Addresses outside the organization's domains need the plan's external forwarding."""
     from mailherd.webmail import selfservice
 
     row = selfservice.forwarding_set(
@@ -226,8 +238,9 @@ class ProtocolsIo(Schema):
     sogo: bool | None = Field(None, description="Webmail")
 
 
-@router.get("/mailboxes/{address}/protocols", response={200: ProtocolsIo, 404: ErrorOut})
+@router.get("/mailboxes/{address}/protocols", response={200: ProtocolsIo, 404: ErrorOut}, summary="The mailbox's protocol access")
 def protocols_get(request, address: str):
+    """Which of IMAP, POP3, SMTP, Sieve and webmail the mailbox may use."""
     from mailherd.webmail import selfservice
 
     return selfservice.mailbox_protocols(_mailbox_or_404(request, address))
@@ -235,8 +248,7 @@ def protocols_get(request, address: str):
 
 @router.put(
     "/mailboxes/{address}/protocols",
-    response={200: ProtocolsIo, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
-)
+    response={200: ProtocolsIo, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}, summary="Set the mailbox's protocol access")
 def protocols_put(request, address: str, body: ProtocolsIo):
     """Switch protocols on (true) or off (false); those left out keep their setting."""
     from mailherd.webmail import selfservice
@@ -270,16 +282,18 @@ def _spam_out(mailbox) -> dict:
     }
 
 
-@router.get("/mailboxes/{address}/spam-filter", response={200: SpamFilterOut, 404: ErrorOut})
+@router.get("/mailboxes/{address}/spam-filter", response={200: SpamFilterOut, 404: ErrorOut}, summary="The mailbox's spam filter level")
 def spam_filter_get(request, address: str):
+    """`strict`, `default`, `relaxed`, or `custom` when other thresholds were set on the mailbox."""
     return _spam_out(_mailbox_or_404(request, address))
 
 
 @router.put(
     "/mailboxes/{address}/spam-filter",
-    response={200: SpamFilterOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
-)
+    response={200: SpamFilterOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}, summary="Set the mailbox's spam filter level")
 def spam_filter_put(request, address: str, body: SpamFilterIn):
+    """`strict` (Junk from score 5, refused from 10), `default` (the server's own), or `relaxed`
+    (12 and 25)."""
     from mailherd.webmail import selfservice
 
     mailbox = selfservice.mailbox_spam_level_set(
