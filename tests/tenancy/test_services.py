@@ -132,3 +132,30 @@ def test_members_of_other_organizations_cannot_be_touched(tenants):
             actor=Actor.for_user(tenants.alice), membership=tenants.alice_membership, member_id=bob_membership.pk
         )
     assert Membership.objects.filter(pk=bob_membership.pk).exists()
+
+
+def test_a_members_api_tokens_stop_when_they_lose_the_role_or_leave(tenants, client):
+    from mailherd.api.services import api_token_create
+
+    plan = tenants.acme.plan
+    plan.features = sorted({*plan.features, "api"})
+    plan.save(update_fields=["features"])
+    dana = make_user("dana@acme.test")
+    eli = make_user("eli@acme.test")
+    dana_m = Membership.objects.create(organization=tenants.acme, user=dana, role=Role.ADMIN)
+    eli_m = Membership.objects.create(organization=tenants.acme, user=eli, role=Role.ADMIN)
+    _t, dana_token = api_token_create(actor=Actor.for_user(dana), organization=tenants.acme, name="d")
+    _t, eli_token = api_token_create(actor=Actor.for_user(eli), organization=tenants.acme, name="e")
+    _t, alice_token = api_token_create(actor=Actor.for_user(tenants.alice), organization=tenants.acme, name="a")
+
+    def status(token):
+        return client.get("/api/v1/domains", HTTP_AUTHORIZATION=f"Bearer {token}").status_code
+
+    assert {status(dana_token), status(eli_token)} == {200}
+    alice = Actor.for_user(tenants.alice)
+    services.membership_change_role(
+        actor=alice, membership=tenants.alice_membership, member_id=dana_m.pk, role=Role.MAILBOX_USER
+    )
+    services.membership_remove(actor=alice, membership=tenants.alice_membership, member_id=eli_m.pk)
+    assert status(dana_token) == 401 and status(eli_token) == 401
+    assert status(alice_token) == 200  # the owner's own token is untouched

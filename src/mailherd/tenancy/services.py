@@ -341,7 +341,31 @@ def membership_change_role(
         obj=target,
         data={"role": role},
     )
+    if not can_manage_members(target):
+        _revoke_api_tokens_of(actor, target)  # they could no longer make them
     return target
+
+
+def _revoke_api_tokens_of(actor: Actor, target: Membership) -> int:
+    """API tokens (and AI agents) a member created stop when the member may no longer have them."""
+    from django.utils import timezone
+
+    from mailherd.api.models import ApiToken
+
+    tokens = ApiToken.objects.filter(
+        organization_id=target.organization_id, created_by_id=target.user_id, revoked_at__isnull=True
+    )
+    revoked = [t.prefix for t in tokens]
+    if revoked:
+        tokens.update(revoked_at=timezone.now())
+        audit_record(
+            actor=actor,
+            action="api_token.revoke",
+            organization=target.organization,
+            obj=target,
+            data={"tokens": revoked, "reason": "member's role or membership changed"},
+        )
+    return len(revoked)
 
 
 @transaction.atomic
@@ -357,6 +381,7 @@ def membership_remove(*, actor: Actor, membership: Membership, member_id: int) -
     audit_record(
         actor=actor, action="membership.remove", organization=membership.organization, obj=target
     )
+    _revoke_api_tokens_of(actor, target)
     target.delete()
 
 
