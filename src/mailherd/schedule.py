@@ -52,3 +52,5 @@ CELERY_BEAT_SCHEDULE["api-idempotency-purge"] = {
 # DKIM key changes: switch once the new record resolves, finish after the overlap, start on the
 # operator's schedule (MAILHERD_DKIM_ROTATION_DAYS).
 CELERY_BEAT_SCHEDULE["dkim-rotations"] = {"task": "mailherd.hosting.tasks.dkim_rotations_task", "schedule": 900.0}
+# Platform mailboxes: members of paying organizations still without one get it; due removals run.
+CELERY_BEAT_SCHEDULE["platform-mailboxes"] = {"task": "mailherd.hosting.tasks.platform_mailboxes_task", "schedule": 900.0}

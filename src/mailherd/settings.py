@@ -271,6 +271,11 @@ MAILHERD_DKIM_KEY_BITS = env_int("MAILHERD_DKIM_KEY_BITS", 2048, minimum=1024)
 # previous key's record stays published after the switch.
 MAILHERD_DKIM_ROTATION_DAYS = env_int("MAILHERD_DKIM_ROTATION_DAYS", 0, minimum=0)
 MAILHERD_DKIM_ROTATION_OVERLAP_DAYS = env_int("MAILHERD_DKIM_ROTATION_OVERLAP_DAYS", 7, minimum=1)
+# Platform mailboxes (hosting.services.platform): days between a member leaving (or the subscription
+# ending) and the removal of their platform address; its quota; room on the platform domain.
+MAILHERD_PLATFORM_MAILBOX_GRACE_DAYS = env_int("MAILHERD_PLATFORM_MAILBOX_GRACE_DAYS", 14, minimum=0)
+MAILHERD_PLATFORM_MAILBOX_QUOTA_MB = env_int("MAILHERD_PLATFORM_MAILBOX_QUOTA_MB", 1024, minimum=1)
+MAILHERD_PLATFORM_DOMAIN_MAX_MAILBOXES = env_int("MAILHERD_PLATFORM_DOMAIN_MAX_MAILBOXES", 10000, minimum=1)
 
 # OpenID Connect / OAuth 2 provider (django-oauth-toolkit) under /o/. Generic on purpose: the
 # webmail SSO clients and any other OAuth client (e.g. MCP) share it; what is particular to

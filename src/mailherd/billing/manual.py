@@ -142,6 +142,9 @@ def plan_request_approve(
             row.current_period_end = now + timedelta(days=30)
         row.canceled_at = None
         row.save()
+        from mailherd.billing.sync import platform_mailboxes_follow
+
+        platform_mailboxes_follow(row=row, organization=organization, was_live=True)
         request.status = PlanRequest.Status.APPROVED
         request.decided_by = actor.label[:255]
         request.decided_at = now

@@ -157,7 +157,21 @@ def remote_state_apply(
         )
     elif row.status in GOOD and not open_invoices and row.suspended_by_billing:
         _restore(row=row, organization=organization)
+    platform_mailboxes_follow(row=row, organization=organization, was_live=was_live, now=now)
     return row
+
+
+def platform_mailboxes_follow(*, row: Subscription, organization, was_live: bool, now=None) -> None:
+    """Members' platform addresses follow the subscription: given while live, released when it ends."""
+    from mailherd.hosting.services.platform import (
+        platform_mailboxes_ensure,
+        platform_mailboxes_release,
+    )
+
+    if row.is_live:
+        platform_mailboxes_ensure(organization=organization)
+    elif was_live and row.status in ENDED:
+        platform_mailboxes_release(organization=organization, reason="subscription_ended", now=now)
 
 
 def _invoice_mirror(*, row: Subscription, remote: RemoteInvoice) -> Invoice:

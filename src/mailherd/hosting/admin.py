@@ -49,14 +49,29 @@ class DeleteThroughServices:
 
 @admin.register(Domain)
 class DomainAdmin(DeleteThroughServices, admin.ModelAdmin):
-    list_display = ["name", "organization", "status", "mail_server", "verified_at", "created_at"]
+    list_display = ["name", "organization", "status", "mail_server", "verified_at", "is_platform", "created_at"]
     list_filter = ["status", "mail_server"]
     search_fields = ["name", "organization__name"]
     list_select_related = ["organization", "mail_server"]
     readonly_fields = [f.name for f in Domain._meta.fields]
+    actions = ["make_platform_domain"]
 
     def has_add_permission(self, request):
         return False  # customers add domains; the back office looks
+
+    @admin.action(description="Make it the platform domain (members of paying organizations get an address)")
+    def make_platform_domain(self, request, queryset):
+        from mailherd.hosting.services.platform import platform_domain_set
+
+        if queryset.count() != 1:
+            self.message_user(request, "Choose exactly one domain.", messages.ERROR)
+            return
+        try:
+            domain = platform_domain_set(actor=Actor.for_user(request.user), name=queryset.get().name)
+        except MailherdError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+        else:
+            self.message_user(request, f"{domain.name} is the platform domain.")
 
     def service_delete(self, actor, obj):
         services.domain_delete(actor=actor, organization=obj.organization, name=obj.name, confirm=obj.name)
@@ -69,6 +84,7 @@ class MailboxAdmin(DeleteThroughServices, admin.ModelAdmin):
         "organization",
         "quota_mb",
         "enabled",
+        "is_system",
         "sync_status",
         "quota_used_bytes",
         "messages",

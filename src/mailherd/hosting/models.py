@@ -59,12 +59,18 @@ class Domain(models.Model):
     # on the server is put back as it was, so the published record stays valid.
     dkim_private_key = EncryptedTextField(blank=True, default="")
     last_error = models.TextField(blank=True)
+    # The operator's platform domain: every member of a paying organization gets an address here
+    # (hosting.services.platform). At most one; set through `platform_domain_set`.
+    is_platform = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["name"]
         constraints = [
+            models.UniqueConstraint(
+                fields=["is_platform"], condition=Q(is_platform=True), name="one_platform_domain"
+            ),
             models.UniqueConstraint(fields=["organization", "name"], name="domain_unique_per_org"),
             # Once verified, a name belongs to one organization; unverified claims block nobody.
             models.UniqueConstraint(
@@ -148,6 +154,11 @@ class Mailbox(models.Model):
     sso = models.BooleanField(default=False)
     # Protocols switched off for this mailbox (Mailcow's `<protocol>_access` attributes); empty: all on.
     blocked_protocols = models.JSONField(default=list, blank=True)
+    # A platform address (`user` at the operator's platform domain), given by the member's paying
+    # organization (`organization`): not counted against its plan, managed by the platform service.
+    is_system = models.BooleanField(default=False)
+    # Set when the member left or the subscription ended: removed then unless they pay again.
+    remove_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -155,7 +166,15 @@ class Mailbox(models.Model):
         verbose_name = "mailbox"
         verbose_name_plural = "mailboxes"
         ordering = ["address"]
-        indexes = [models.Index(fields=["organization", "address"])]
+        indexes = [
+            models.Index(fields=["organization", "address"]),
+            models.Index(fields=["remove_at"], condition=Q(remove_at__isnull=False), name="mailbox_remove_due"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user"], condition=Q(is_system=True), name="one_platform_mailbox_per_user"
+            )
+        ]
 
     def __str__(self) -> str:
         return self.address

@@ -367,6 +367,15 @@ def _sync_domain(op, client, server) -> None:
     _sync_domain_named(op.payload["domain"], client)
 
 
+def domain_limits_for(domain) -> dict:
+    """The limits a domain should have on its server: its plan's, or the platform domain's own."""
+    if domain.is_platform:
+        from mailherd.hosting.services.platform import platform_domain_limits
+
+        return platform_domain_limits()
+    return domain_limits(domain.organization.plan)
+
+
 def domain_limits(plan) -> dict:
     """Mailcow's per-domain limits, from the plan (the reconciler repairs drift from these)."""
     return {
@@ -392,7 +401,7 @@ def _sync_domain_named(name, client) -> None:
 
         return sync_alias_domain(domain, client, active=_desired_domain_active(domain.organization))
     plan = domain.organization.plan
-    limits = domain_limits(plan)
+    limits = domain_limits_for(domain)
     active = _desired_domain_active(domain.organization)
     rate_limit = desired_rate_limit(domain, plan, "domain")
     relay = effective_relay(domain)

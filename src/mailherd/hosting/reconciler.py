@@ -18,7 +18,7 @@ from mailherd.hosting.provisioning import (
     _desired_active,
     _desired_domain_active,
     desired_rate_limit,
-    domain_limits,
+    domain_limits_for,
     mailcow_display_name,
 )
 from mailherd.hosting.services.aliases import alias_key
@@ -139,8 +139,8 @@ def reconcile_server(*, server: MailServer) -> ReconcileResult:
             elif remote.rate_limit != desired_rate_limit(domain, domain.organization.plan, "domain"):
                 wanted = desired_rate_limit(domain, domain.organization.plan, "domain")
                 problem = f"rate limit {_rate(remote.rate_limit)} instead of {_rate(wanted)}"
-            elif _remote_limits(remote) != domain_limits(domain.organization.plan):
-                problem = "limits " + _limits_drift(_remote_limits(remote), domain_limits(domain.organization.plan))
+            elif _remote_limits(remote) != domain_limits_for(domain):
+                problem = "limits " + _limits_drift(_remote_limits(remote), domain_limits_for(domain))
             if dkim_drift.get(name) and problem != dkim_drift[name]:
                 # The repair puts the key back too; say so beside the first difference.
                 problem = f"{problem}; {dkim_drift[name]}" if problem else dkim_drift[name]

@@ -14,7 +14,8 @@ def hosting_usage_counts(
     if "domains" in names:
         counts["domains"] = Domain.objects.filter(organization=organization).count()
     if "mailboxes" in names or "storage_mb" in names:
-        totals = Mailbox.objects.filter(organization=organization).aggregate(
+        # Platform addresses are the operator's gift to members: never counted against the plan.
+        totals = Mailbox.objects.filter(organization=organization, is_system=False).aggregate(
             count=Count("id"), storage=Sum("quota_mb")
         )
         counts["mailboxes"], counts["storage_mb"] = totals["count"], totals["storage"] or 0

@@ -40,3 +40,11 @@ def dkim_rotations_task() -> dict:
     from mailherd.hosting.services.dkim_rotation import dkim_rotations_advance
 
     return dkim_rotations_advance()
+
+
+@shared_task(ignore_result=True)
+def platform_mailboxes_task() -> dict:
+    """Give members of paying organizations their platform address; remove the ones past their grace."""
+    from mailherd.hosting.services.platform import platform_mailboxes_sweep
+
+    return platform_mailboxes_sweep()

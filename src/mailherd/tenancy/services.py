@@ -297,6 +297,9 @@ def invitation_accept(*, actor: Actor, token: str) -> Membership:
         organization=invitation.organization,
         obj=invitation,
     )
+    from mailherd.hosting.services.platform import platform_mailboxes_ensure
+
+    platform_mailboxes_ensure(organization=invitation.organization)  # a paying organization's address
     return membership
 
 
@@ -382,7 +385,13 @@ def membership_remove(*, actor: Actor, membership: Membership, member_id: int) -
         actor=actor, action="membership.remove", organization=membership.organization, obj=target
     )
     _revoke_api_tokens_of(actor, target)
+    from mailherd.hosting.services.platform import platform_mailboxes_release
+
     target.delete()
+    # Their platform address (if this organization gave it) is removed after the grace period.
+    platform_mailboxes_release(
+        organization=membership.organization, user=target.user, reason="member_left", actor=actor
+    )
 
 
 def _member_for_update(membership: Membership, member_id: int) -> Membership:

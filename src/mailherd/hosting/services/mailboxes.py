@@ -346,6 +346,11 @@ def mailbox_update(
 def _mailbox_update_locked(*, actor, organization, address, new_hash, quota_mb, name, enabled, user=None,
                            sso=None) -> Mailbox:
     organization, mailbox = _locked_mailbox(organization, address)
+    if mailbox.is_system and (quota_mb is not None or user is not None):
+        raise ValidationFailed(
+            "This is a platform address: its size and its member are set by the platform.",
+            field="quota_mb" if quota_mb is not None else "user",
+        )
     changes: dict = {}
     payload: dict = {}
     if user is not None:
@@ -419,6 +424,11 @@ def _mailbox_update_locked(*, actor, organization, address, new_hash, quota_mb, 
 def mailbox_delete(*, actor: Actor, organization, address: str) -> None:
     """Delete a mailbox and its mail (on the server, once the outbox applies it)."""
     organization, mailbox = _locked_mailbox(organization, address)
+    if mailbox.is_system:
+        raise ValidationFailed(
+            "This is a platform address: it is removed on its own some days after its member leaves.",
+            field="address",
+        )
     enqueue(
         kind=ProvisioningOp.Kind.MAILBOX_DELETE,
         object_key=mailbox_key(mailbox.address),
