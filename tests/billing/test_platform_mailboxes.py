@@ -172,3 +172,36 @@ def test_the_customer_sees_it_marked_cannot_delete_it_and_outsiders_never_see_it
     assert client.get(f"/o/{tenants.globex.slug}/mailboxes/{address}/").status_code == 404
     assert client.get(f"/o/{acme_paid.slug}/mailboxes/{address}/").status_code in (403, 404)
     assert address not in client.get(f"/o/{tenants.globex.slug}/mailboxes/").text
+
+
+def test_an_ended_subscription_warns_and_a_reactivation_before_the_grace_keeps_the_address(
+    acme_paid, tenants, client, mail_server, settings  # noqa: F811
+):
+    from mailherd.billing import services
+    from tests.billing.conftest import owner_membership, stripe_client
+
+    address = f"alice@{PLATFORM}"
+    subscription = Subscription.objects.get(organization=acme_paid)
+    stripe_client().v1.subscriptions.cancel(subscription.stripe_subscription_id)
+    mail.outbox.clear()
+    response = post_event(
+        client,
+        "customer.subscription.deleted",
+        {"id": subscription.stripe_subscription_id, "object": "subscription",
+         "customer": subscription.stripe_customer_id},
+    )
+    assert response.status_code == 200
+    warning = next(m for m in mail.outbox if address in m.subject)
+    assert warning.to == ["alice@acme.test"] and "subscription of Acme has ended" in warning.body
+    assert Mailbox.objects.get(address=address).remove_at is not None
+    _drain()
+    assert _active(mail_server, address) == 2  # suspended with the rest meanwhile
+
+    membership = owner_membership(acme_paid)
+    services.subscription_reactivate(actor=Actor.for_user(membership.user), membership=membership)
+    assert Mailbox.objects.get(address=address).remove_at is None  # kept
+    days = settings.MAILHERD_PLATFORM_MAILBOX_GRACE_DAYS
+    assert platform_mailboxes_sweep(now=timezone.now() + timedelta(days=days + 1))["removed"] == 0
+    _drain()
+    assert _active(mail_server, address) == 1
+
