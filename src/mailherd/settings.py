@@ -137,6 +137,7 @@ LOGIN_REDIRECT_URL = "portal:home"
 # django-allauth: email is the login; verification is mandatory before the first login.
 ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
+ACCOUNT_SIGNUP_FORM_CLASS = "mailherd.tenancy.forms.SignupForm"  # name; platform address username
 ACCOUNT_USER_MODEL_USERNAME_FIELD = None
 ACCOUNT_EMAIL_VERIFICATION = "mandatory"
 ACCOUNT_CONFIRM_EMAIL_ON_GET = False

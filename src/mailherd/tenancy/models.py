@@ -31,10 +31,20 @@ class User(AbstractUser):
     username = None
     email = models.EmailField("email address", unique=True)
     full_name = models.CharField(max_length=150, blank=True)
+    # The part before the @ of their platform address (hosting.services.platform), chosen at sign-up;
+    # blank: derived from the name.
+    mail_username = models.CharField(max_length=40, blank=True)
 
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS: list[str] = []
     objects = UserManager()
+
+    class Meta(AbstractUser.Meta):
+        constraints = [
+            models.UniqueConstraint(
+                fields=["mail_username"], condition=~models.Q(mail_username=""), name="mail_username_once"
+            )
+        ]
 
     def __str__(self) -> str:
         return self.email

@@ -133,10 +133,35 @@ def _ascii_words(text: str) -> str:
     return ".".join(re.findall(r"[a-z0-9]+", text))
 
 
+def platform_username_check(value: str, *, user=None) -> str:
+    """A username someone chose for their platform address: Mailcow's rules, lower case, free."""
+    from mailherd.hosting.selectors import address_in_use
+    from mailherd.tenancy.models import User
+
+    value = (value or "").strip().lower()
+    if len(value) > USERNAME_MAX:
+        raise ValidationFailed(f"Use at most {USERNAME_MAX} characters.", field="mail_username")
+    value = clean_local_part(value)
+    if not re.fullmatch(r"[a-z0-9]([a-z0-9._-]*[a-z0-9])?", value):
+        raise ValidationFailed(
+            "Use letters, digits and . _ - only, starting and ending with a letter or a digit.",
+            field="mail_username",
+        )
+    domain = platform_domain_get()
+    taken = User.objects.filter(mail_username=value).exclude(pk=getattr(user, "pk", None)).exists()
+    if taken or (domain is not None and address_in_use(f"{value}@{domain.name}")):
+        raise ValidationFailed("This name is already taken: choose another.", field="mail_username")
+    return value
+
+
 def platform_username(user, domain: Domain) -> str:
-    """The member's local part: from their name (`jane.doe`), else their email's; made unique."""
+    """The member's local part: the one they chose if still free, else from their name
+    (`jane.doe`), else from their email's; made unique with a number."""
     from mailherd.hosting.selectors import address_in_use
 
+    chosen = (user.mail_username or "").lower()
+    if chosen and not address_in_use(f"{chosen}@{domain.name}"):
+        return chosen
     base = _ascii_words(user.full_name) or _ascii_words(user.email.split("@", 1)[0]) or "member"
     base = base[:USERNAME_MAX].strip(".") or "member"
     base = clean_local_part(base)  # Mailcow's own rules: refused here rather than by the server
