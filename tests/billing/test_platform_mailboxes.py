@@ -205,3 +205,17 @@ def test_an_ended_subscription_warns_and_a_reactivation_before_the_grace_keeps_t
     _drain()
     assert _active(mail_server, address) == 1
 
+
+
+def test_the_customer_may_rename_it_and_change_its_password_but_not_its_size_or_member(acme_paid, tenants):
+    from mailherd.hosting.services import mailbox_update
+
+    address, actor = f"alice@{PLATFORM}", Actor.for_user(tenants.alice)
+    # the settings form sends every field: unchanged size and member are fine
+    mailbox = mailbox_update(actor=actor, organization=acme_paid, address=address, name="Alice M.",
+                             quota_mb=1024, user="alice@acme.test", password="a-new-secret-1234")
+    assert mailbox.name == "Alice M." and mailbox.password_hash.startswith("{BLF-CRYPT}")
+    with pytest.raises(ValidationFailed, match="size"):
+        mailbox_update(actor=actor, organization=acme_paid, address=address, quota_mb=5000)
+    with pytest.raises(ValidationFailed, match="belongs to the member"):
+        mailbox_update(actor=actor, organization=acme_paid, address=address, user="")

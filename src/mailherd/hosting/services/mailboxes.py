@@ -346,11 +346,13 @@ def mailbox_update(
 def _mailbox_update_locked(*, actor, organization, address, new_hash, quota_mb, name, enabled, user=None,
                            sso=None) -> Mailbox:
     organization, mailbox = _locked_mailbox(organization, address)
-    if mailbox.is_system and (quota_mb is not None or user is not None):
-        raise ValidationFailed(
-            "This is a platform address: its size and its member are set by the platform.",
-            field="quota_mb" if quota_mb is not None else "user",
-        )
+    if mailbox.is_system:  # the forms send every field: only a change is refused
+        if quota_mb is not None and _clean_quota(quota_mb) != mailbox.quota_mb:
+            raise ValidationFailed("This is a platform address: its size is set by the platform.", field="quota_mb")
+        if user is not None and getattr(_member_by_email(organization, user), "pk", None) != mailbox.user_id:
+            raise ValidationFailed(
+                "This is a platform address: it always belongs to the member it was given to.", field="user"
+            )
     changes: dict = {}
     payload: dict = {}
     if user is not None:
