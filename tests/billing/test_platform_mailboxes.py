@@ -219,3 +219,23 @@ def test_the_customer_may_rename_it_and_change_its_password_but_not_its_size_or_
         mailbox_update(actor=actor, organization=acme_paid, address=address, quota_mb=5000)
     with pytest.raises(ValidationFailed, match="belongs to the member"):
         mailbox_update(actor=actor, organization=acme_paid, address=address, user="")
+
+
+def test_the_api_says_it_is_a_platform_address_and_the_data_deletion_stage_removes_it(
+    acme_paid, tenants, mail_server  # noqa: F811
+):
+    from mailherd.hosting.api import mailbox_out
+    from mailherd.hosting.services import organization_mail_suspend
+    from mailherd.hosting.services.suspension import organization_mail_delete
+
+    mailbox = Mailbox.objects.get(is_system=True, user=tenants.alice)
+    out = mailbox_out(mailbox, acme_paid)
+    assert out["platform_address"] is True and out["remove_at"] is None
+    system = Actor.system()
+    organization_mail_suspend(actor=system, organization_id=acme_paid.pk)
+    organization_mail_delete(actor=system, organization_id=acme_paid.pk)
+    _drain()
+    assert _remote(mail_server, mailbox.address) is None
+    assert not Mailbox.objects.filter(pk=mailbox.pk).exists()
+    # the operator's platform domain itself is untouched
+    assert client_for(mail_server).get_domain(PLATFORM) is not None

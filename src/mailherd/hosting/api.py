@@ -271,6 +271,9 @@ def mailbox_out(mailbox, organization) -> dict:
         "last_error": mailbox.last_error,
         "user": mailbox.user.email if mailbox.user_id else None,
         "sso": mailbox.sso,
+        # A platform address (docs/depth.md): not counted in the plan; removed on `remove_at` if set.
+        "platform_address": mailbox.is_system,
+        "remove_at": mailbox.remove_at.isoformat() if mailbox.remove_at else None,
     }
 
 

@@ -113,6 +113,13 @@ def organization_mail_delete(*, actor: Actor, organization_id: int, reason: str 
     )
     for name in names:
         domain_delete(actor=actor, organization=organization, name=name, confirm=name, force=True)
+    # The members' platform addresses (on the operator's domain) go with the organization's mail data.
+    for mailbox in Mailbox.objects.filter(organization=organization, is_system=True).select_related("domain"):
+        enqueue(kind=ProvisioningOp.Kind.MAILBOX_DELETE, object_key=mailbox_key(mailbox.address),
+                organization=organization, domain_name=mailbox.domain.name)
+        audit_record(actor=actor, action="platform_mailbox.delete", organization=organization, obj=mailbox,
+                     data={"reason": reason or "mail data deleted"})
+        mailbox.delete()
     if organization.suspension_stage != Stage.DELETED:
         organization.suspension_stage = Stage.DELETED
         organization.save(update_fields=["suspension_stage"])
