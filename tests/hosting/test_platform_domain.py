@@ -59,3 +59,13 @@ def test_chosen_once_platform_addresses_exist(tenants, operator_org, capsys):
                            address="alice@other.test", quota_mb=1, user=tenants.alice, is_system=True)
     with pytest.raises(ValidationFailed, match="stays the platform domain"):
         platform_domain_set(actor=Actor.system(), name="members.test")
+
+
+def test_the_platform_domain_cannot_be_removed(operator_org):
+    from mailherd.hosting.services import domain_delete
+
+    verified_domain(operator_org, "members.test")
+    platform_domain_set(actor=Actor.system(), name="members.test")
+    with pytest.raises(ValidationFailed, match="is the platform domain"):
+        domain_delete(actor=Actor.system(), organization=operator_org, name="members.test", confirm="members.test")
+    assert Domain.objects.filter(name="members.test").exists()

@@ -153,6 +153,11 @@ def domain_delete(
     )
     if domain is None:
         raise NotFound(f"No domain {name} in this organization.")
+    if domain.is_platform:
+        raise ValidationFailed(
+            f"{domain.unicode_name} is the platform domain, where members' platform addresses live: it cannot be removed while it is.",
+            field="name",
+        )
     aliases_of_it = list(domain.alias_domains.values_list("name", flat=True))
     if aliases_of_it:
         raise ValidationFailed(
