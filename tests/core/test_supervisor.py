@@ -69,7 +69,25 @@ def _start(var_dir, port: int) -> tuple[subprocess.Popen, set[int]]:
         if len(descendants) >= 6:
             break
         time.sleep(0.5)
+    _wait_for_the_scheduler(var_dir, deadline)
     return process, descendants
+
+
+def _wait_for_the_scheduler(var_dir, deadline) -> None:
+    """The scheduler has written its schedule (a stop during its start-up is another test)."""
+    import sqlite3
+
+    from mailherd.schedule import CELERY_BEAT_SCHEDULE
+
+    while time.monotonic() < deadline:
+        try:
+            with sqlite3.connect(Path(var_dir) / "mailherd.sqlite3", timeout=5) as db:
+                (count,) = db.execute("select count(*) from django_celery_beat_periodictask").fetchone()
+            if count >= len(CELERY_BEAT_SCHEDULE):
+                return
+        except sqlite3.Error:
+            pass
+        time.sleep(0.5)
 
 
 @pytest.mark.slow

@@ -53,13 +53,13 @@ def ensure_port_free(host: str, port: int, what: str) -> None:
         )
 
 
-def _die_with_parent(parent_pid: int):
-    """preexec_fn: the kernel sends SIGTERM to this child when the supervisor dies."""
+def _die_with_parent(parent_pid: int, sig: int = signal.SIGTERM):
+    """preexec_fn: the kernel sends `sig` to this child when the supervisor dies."""
 
     def setup() -> None:
         if sys.platform.startswith("linux"):
             libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+            libc.prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0)
         if os.getppid() != parent_pid:  # the supervisor died before prctl took effect
             os._exit(1)
 
@@ -136,8 +136,15 @@ def run_process_group(
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     for name, command in commands.items():
         # Own process group per child, so a terminal Ctrl-C reaches only us and we stop them in order.
+        # The worker's SIGTERM waits for running tasks (a drain may take a minute); when the
+        # supervisor is gone it gets SIGQUIT, Celery's cold shutdown (the outbox takes back rows
+        # left half done after the stale-claim timeout). Its pool processes die with it.
+        death = signal.SIGQUIT if name == "worker" else signal.SIGTERM
         children[name] = subprocess.Popen(
-            command, env=env, start_new_session=True, preexec_fn=_die_with_parent(os.getpid())
+            command,
+            env=env,
+            start_new_session=True,
+            preexec_fn=_die_with_parent(os.getpid(), death),
         )
     print(
         f"mailherd: serving on http://{host}:{port}/ (web, worker, scheduler). Ctrl-C to stop.",
