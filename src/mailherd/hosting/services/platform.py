@@ -22,7 +22,7 @@ import unicodedata
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from mailherd.core.actors import Actor
@@ -203,7 +203,10 @@ def platform_mailboxes_ensure(*, organization, actor: Actor | None = None) -> li
     created = []
     for user in missing:
         try:
-            created.append(_create(user, organization=organization, domain=domain, actor=actor))
+            with transaction.atomic():  # savepoint: a lost race leaves the caller's transaction usable
+                created.append(_create(user, organization=organization, domain=domain, actor=actor))
+        except IntegrityError:
+            continue  # given concurrently (or its name taken a moment ago): the periodic pass settles it
         except MailherdError as error:  # e.g. a name Mailcow would refuse: the others still get theirs
             audit_record(actor=actor, action="platform_mailbox.refused", organization=organization,
                          obj=user, data={"error": error.message})
