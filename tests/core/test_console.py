@@ -20,7 +20,11 @@ def test_run_prints_a_line_per_request_and_nothing_else(tmp_path):
     environment.pop("DATABASE_URL", None)
     environment.pop("MAILHERD_LOG_LEVEL", None)
     process = subprocess.Popen(
-        [sys.executable, "-m", "mailherd", "run", "--port", str(port), "--web-workers", "1"],
+        [
+            sys.executable, "-m", "mailherd", "run", "--port", str(port), "--web-workers", "1",
+            # its own free port: the default (web port + 1) may be another process's
+            "--mcp-port", str(free_port()),
+        ],
         env=environment,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

@@ -39,7 +39,11 @@ def test_run_serves_the_app_and_ctrl_c_stops_every_process(tmp_path):
     environment.update(MAILHERD_VAR_DIR=str(tmp_path))
     environment.pop("DATABASE_URL", None)  # the embedded default, as on a fresh machine
     process = subprocess.Popen(
-        [sys.executable, "-m", "mailherd", "run", "--port", str(port), "--web-workers", "1"],
+        [
+            sys.executable, "-m", "mailherd", "run", "--port", str(port), "--web-workers", "1",
+            # its own free port: the default (web port + 1) may be another process's
+            "--mcp-port", str(free_port()),
+        ],
         env=environment,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
