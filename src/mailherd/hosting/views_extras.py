@@ -62,24 +62,30 @@ def domain_rate_limit(request, name):
     return redirect("hosting:domain_detail", org_slug=request.organization.slug, name=domain.name)
 
 
+def _domain_action(request, name, change, success: str):
+    """Run `change(domain)` for someone who may change hosting; say `success`; back to the page."""
+    domain = _domain_or_404(request, name)
+    if _can_change(request) and run_service(request, None, lambda: change(domain)):
+        messages.success(request, success)
+    return redirect("hosting:domain_detail", org_slug=request.organization.slug, name=domain.name)
+
+
 @require_POST
 @hosting_view
 def domain_relay(request, name):
     from mailherd.hosting.services.relays import domain_relay_set
 
-    domain = _domain_or_404(request, name)
-    if _can_change(request) and run_service(
+    return _domain_action(
         request,
-        None,
-        lambda: domain_relay_set(
+        name,
+        lambda domain: domain_relay_set(
             actor=request.actor,
             organization=request.organization,
             name=domain.name,
             relay=request.POST.get("relay") or None,
         ),
-    ):
-        messages.success(request, "Saved. Publish the records below for the new smarthost.")
-    return redirect("hosting:domain_detail", org_slug=request.organization.slug, name=domain.name)
+        "Saved. Publish the records below for the new smarthost.",
+    )
 
 
 @require_POST
@@ -87,16 +93,14 @@ def domain_relay(request, name):
 def domain_dkim_rotate(request, name):
     from mailherd.hosting.services.dkim_rotation import dkim_rotation_start
 
-    domain = _domain_or_404(request, name)
-    if _can_change(request) and run_service(
+    return _domain_action(
         request,
-        None,
-        lambda: dkim_rotation_start(
+        name,
+        lambda domain: dkim_rotation_start(
             actor=request.actor, organization=request.organization, name=domain.name
         ),
-    ):
-        messages.success(request, "A new DKIM key is ready: publish its record (below).")
-    return redirect("hosting:domain_detail", org_slug=request.organization.slug, name=domain.name)
+        "A new DKIM key is ready: publish its record (below).",
+    )
 
 
 @require_POST
@@ -104,16 +108,14 @@ def domain_dkim_rotate(request, name):
 def domain_dkim_cancel(request, name):
     from mailherd.hosting.services.dkim_rotation import dkim_rotation_cancel
 
-    domain = _domain_or_404(request, name)
-    if _can_change(request) and run_service(
+    return _domain_action(
         request,
-        None,
-        lambda: dkim_rotation_cancel(
+        name,
+        lambda domain: dkim_rotation_cancel(
             actor=request.actor, organization=request.organization, name=domain.name
         ),
-    ):
-        messages.success(request, "The key change is cancelled; the current key stays.")
-    return redirect("hosting:domain_detail", org_slug=request.organization.slug, name=domain.name)
+        "The key change is cancelled; the current key stays.",
+    )
 
 
 # -- quarantine ------------------------------------------------------------------
