@@ -92,6 +92,7 @@ class Dovecot:
         self.lmtp_port = _free_port()
         self.process = None
         self.users: dict[str, str] = {}
+        self._stamp = 0
 
     def start(self) -> "Dovecot":
         d = self.directory
@@ -128,8 +129,14 @@ class Dovecot:
     def _write_users(self) -> None:
         lines = "".join(f"{user}:{password}::::::\n" for user, password in self.users.items())
         path = self.directory / "users"
-        path.with_suffix(".tmp").write_text(lines)
-        path.with_suffix(".tmp").replace(path)  # Dovecot re-reads the file when it changes
+        temporary = path.with_suffix(".tmp")
+        temporary.write_text(lines)
+        # Dovecot re-reads the file when its mtime (whole seconds) or size changes: a rewrite
+        # within the same second with the same size (a new app password for the same user)
+        # would go unseen, so every version gets an mtime of its own.
+        self._stamp = max(int(time.time()), self._stamp + 1)
+        os.utime(temporary, (self._stamp, self._stamp))
+        temporary.replace(path)
 
     def set_password(self, address: str, password: str) -> None:
         """`password` is a plain text (stored as {PLAIN}) or a {SCHEME}hash."""
