@@ -358,6 +358,15 @@ class ProvisioningOp(models.Model):
         indexes = [
             models.Index(fields=["status", "next_attempt_at"]),
             models.Index(fields=["object_key", "id"]),
+            # The worker's "is an earlier row of this object unfinished?" probe: only unfinished
+            # rows, so it stays small however many applied rows the table keeps.
+            models.Index(
+                fields=["object_key", "id"],
+                condition=models.Q(status__in=["pending", "in_progress"]),
+                name="hosting_op_unfinished_idx",
+            ),
+            # Claims walk the waiting rows in order and stop at a batch, however long the backlog.
+            models.Index(fields=["id"], condition=models.Q(status="pending"), name="hosting_op_pending_idx"),
         ]
 
     def __str__(self) -> str:

@@ -12,7 +12,7 @@ import uuid
 from datetime import timedelta
 
 from django.db import transaction
-from django.db.models import Case, CharField, Exists, F, OuterRef, Q, Value, When
+from django.db.models import Case, CharField, Exists, F, OuterRef, Value, When
 from django.db.models.fields.json import KT
 from django.db.models.functions import Concat, Substr
 from django.utils import timezone
@@ -85,15 +85,16 @@ def _claim_batch(limit: int) -> list[ProvisioningOp]:
        workers claim side by side, and a row another worker took is skipped.
     """
     now = timezone.now()
+
     # An earlier unfinished row for the same object (or the same address as mailbox or alias),
-    # or for the row's domain, blocks it.
-    blockers = ProvisioningOp.objects.filter(
-        Q(object_key=OuterRef("object_key"))
-        | Q(object_key=OuterRef("parent_key"))
-        | Q(object_key=OuterRef("address_twin")),
-        status__in=ACTIVE_STATES,
-        id__lt=OuterRef("id"),
-    )
+    # or for the row's domain, blocks it. Three lookups, not one with OR: each is a probe of the
+    # partial index on unfinished rows, where an OR made the database compare every pending row
+    # with every other (a backlog of 2,000 rows took 0.4 s a claim).
+    def blockers(key: str):
+        return ProvisioningOp.objects.filter(
+            object_key=OuterRef(key), status__in=ACTIVE_STATES, id__lt=OuterRef("id")
+        )
+
     candidates = (
         ProvisioningOp.objects.filter(status=ProvisioningOp.Status.PENDING, next_attempt_at__lte=now)
         .annotate(
@@ -105,7 +106,7 @@ def _claim_batch(limit: int) -> list[ProvisioningOp]:
                 output_field=CharField(),
             ),
         )
-        .filter(~Exists(blockers))
+        .filter(~Exists(blockers("object_key")), ~Exists(blockers("parent_key")), ~Exists(blockers("address_twin")))
         .order_by("id")[:limit]
     )
     runnable = []

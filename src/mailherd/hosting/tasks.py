@@ -2,12 +2,14 @@
 
 from celery import shared_task
 
+from mailherd.core.nudges import nudge_taken
 from mailherd.hosting import provisioning
 
 
 @shared_task(ignore_result=True)
 def outbox_process_task() -> int:
-    """Drain the outbox (nudged after every change, and periodically for retries)."""
+    """Drain the outbox (nudged after changes, and periodically for retries)."""
+    nudge_taken("outbox")
     return provisioning.outbox_drain()
 
 

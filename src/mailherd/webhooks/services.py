@@ -6,7 +6,6 @@ delivery row per subscribed endpoint, so an event is sent exactly when the chang
 """
 
 import base64
-import logging
 import secrets
 
 from django.db import transaction
@@ -18,8 +17,6 @@ from mailherd.core.errors import NotFound, ValidationFailed
 from mailherd.core.netguard import validate_url
 from mailherd.webhooks.events import EVENT_TYPES, TEST_EVENT
 from mailherd.webhooks.models import WebhookDelivery, WebhookEndpoint
-
-logger = logging.getLogger(__name__)
 
 MAX_ENDPOINTS = 20
 MAX_DESCRIPTION = 200
@@ -344,9 +341,7 @@ def _kick_after_commit() -> None:
 
 
 def kick_worker() -> None:
+    from mailherd.core.nudges import nudge
     from mailherd.webhooks.tasks import webhook_deliveries_task
 
-    try:
-        webhook_deliveries_task.delay()
-    except Exception as exc:  # noqa: BLE001 - the periodic job catches up when the broker is down
-        logger.warning("could not nudge the webhook worker: %s", exc)
+    nudge(webhook_deliveries_task, "webhooks")

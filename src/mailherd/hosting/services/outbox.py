@@ -4,14 +4,11 @@ Called inside the service's transaction, so the object and its outbox row
 commit together; the worker is nudged after commit.
 """
 
-import logging
 
 from django.db import transaction
 from django.utils import timezone
 
 from mailherd.hosting.models import ProvisioningOp
-
-logger = logging.getLogger(__name__)
 
 
 def domain_key(name: str) -> str:
@@ -51,12 +48,10 @@ def _kick_after_commit() -> None:
 
 def kick_worker() -> None:
     """Ask a worker to drain the outbox now; if the broker is down, the periodic job catches up."""
+    from mailherd.core.nudges import nudge
     from mailherd.hosting.tasks import outbox_process_task
 
-    try:
-        outbox_process_task.delay()
-    except Exception as exc:  # noqa: BLE001 - a broker outage must not fail the user's change
-        logger.warning("could not nudge the outbox worker: %s", exc)
+    nudge(outbox_process_task, "outbox")
 
 
 def outbox_retry(*, actor, op_ids) -> int:

@@ -1,0 +1,46 @@
+"""Nudging a worker after a commit, at most one waiting nudge per queue.
+
+Every change that writes outbox rows (or webhook deliveries) asks a worker to
+drain them now. One task per change meant thousands of tasks that found
+nothing to do after the first drain had taken every row. A nudge is queued
+only when none is waiting: a flag in the shared cache, set when a task is
+queued and cleared by the task before it starts draining, so a change
+committed after the clear queues the next nudge and none is ever missed.
+
+The flag expires by itself: a nudge lost with its broker holds nothing up
+for longer than NUDGE_WAIT (the periodic drain catches up meanwhile).
+"""
+
+import logging
+
+from django.core.cache import cache
+
+logger = logging.getLogger(__name__)
+
+NUDGE_WAIT = 10  # seconds a waiting nudge blocks the next one at most
+
+
+def _flag(queue: str) -> str:
+    return f"nudge-waiting:{queue}"
+
+
+def nudge(task, queue: str) -> None:
+    """Queue `task` unless a nudge for `queue` is already waiting; never raises."""
+    try:
+        if not cache.add(_flag(queue), 1, timeout=NUDGE_WAIT):
+            return  # the waiting task will see this change: it starts draining after it clears the flag
+    except Exception as exc:  # noqa: BLE001 - no cache: nudge every time, as before
+        logger.warning("nudge flag unavailable (%s): nudging anyway", exc)
+    try:
+        task.delay()
+    except Exception as exc:  # noqa: BLE001 - a broker outage must not fail the user's change
+        nudge_taken(queue)
+        logger.warning("could not nudge the %s worker: %s", queue, exc)
+
+
+def nudge_taken(queue: str) -> None:
+    """Called by the task before it drains: changes from now on queue a nudge of their own."""
+    try:
+        cache.delete(_flag(queue))
+    except Exception as exc:  # noqa: BLE001 - the flag expires by itself
+        logger.warning("nudge flag unavailable (%s)", exc)
