@@ -4,6 +4,7 @@ import secrets
 from dataclasses import dataclass, field
 
 from django.db import transaction
+from django.db.models import Exists, OuterRef, Value
 
 from mailherd.core.actors import Actor
 from mailherd.core.audit import audit_event, audit_record
@@ -181,63 +182,92 @@ def mailbox_create_many(
 ) -> list[MailboxOutcome]:
     """Create many mailboxes under one organization lock; each is refused or created on its own.
 
-    Passwords are checked and hashed first, in parallel and without the lock.
-    Then, under the lock, every item is checked by the same rules (domain,
-    plan limits against the usage the earlier items left, address not taken)
-    and all accepted items are written with three statements. A refused item
-    leaves no trace and does not stop the others (with `raise_errors`, the
-    first refusal is raised instead).
+    Passwords are checked and hashed first, in parallel and without the lock,
+    and the domains are read. Then, under the lock, every item is checked by
+    the same rules (domain still usable, plan limits against the usage the
+    earlier items left, address not taken) and all accepted items are written
+    with three statements. A refused item leaves no trace and does not stop the
+    others (with `raise_errors`, the first refusal is raised instead).
     """
     if len(requests) > MAX_BATCH:
         raise ValidationFailed(f"Send at most {MAX_BATCH} mailboxes at once.", field="mailboxes")
     outcomes = hash_requests(requests, raise_errors=raise_errors)
-    sso = _signs_in_with_sso(organization)  # a setting read before the lock: less time under it
+    pending = [o for o in outcomes if o.error is None]
+    domains = _domains_read(organization, pending)  # before the lock: less time under it
     with transaction.atomic():
-        _create_locked(
-            actor, organization, [o for o in outcomes if o.error is None], raise_errors=raise_errors, sso=sso
-        )
+        _create_locked(actor, organization, pending, domains=domains, raise_errors=raise_errors)
     return outcomes
 
 
+def _domains_read(organization, outcomes: list[MailboxOutcome]) -> dict[str, Domain]:
+    """The requests' domains of this organization by name (one query, outside the lock), each
+    with `signs_in_with_sso`, the organization's sign-in mode read along."""
+    from mailherd.webmail.models import OrganizationWebmail
+
+    names = set()
+    for outcome in outcomes:
+        try:
+            names.add(split_address(outcome.request.address)[1])
+        except MailherdError:
+            pass  # refused with its own message in _prepare
+    if not names:
+        return {}
+    sso = OrganizationWebmail.objects.filter(
+        organization=OuterRef("organization"), sign_in_mode=OrganizationWebmail.SignInMode.SSO
+    )
+    found = (
+        Domain.objects.filter(organization=organization, name__in=names)
+        # What a new mailbox reads of its domain; the rest loads if ever asked for.
+        .only("id", "organization_id", "name", "status", "verified_at", "alias_of_id", "mail_server_id")
+        .annotate(signs_in_with_sso=Exists(sso))
+    )
+    return {domain.name: domain for domain in found}
+
+
 def _create_locked(
-    actor: Actor, organization, outcomes: list[MailboxOutcome], *, raise_errors: bool, sso: bool = False
+    actor: Actor, organization, outcomes: list[MailboxOutcome], *, domains: dict, raise_errors: bool
 ) -> None:
     """The part under the organization lock: the limit checks and the inserts."""
     organization = writable_organization_lock(organization_id=organization.pk)
     counts = organization_usage_counts(organization=organization, names=("mailboxes", "storage_mb"))
-    taken = _taken_addresses([o.request for o in outcomes])
-    domains: dict = {}
+    fresh = _fresh_state(organization, [o.request for o in outcomes], domains.values())
+    usable = {name: domain for name, domain in domains.items() if name in fresh.usable_domains}
     for outcome in outcomes:
         try:
-            outcome.mailbox = _prepare(organization, outcome, domains=domains, counts=counts, taken=taken)
+            outcome.mailbox = _prepare(organization, outcome, domains=usable, counts=counts, taken=fresh.taken)
         except MailherdError as error:
             if raise_errors:
                 raise
             outcome.error, outcome.password = error, ""
     accepted = [o for o in outcomes if o.error is None]
-    if accepted and sso:
-        for outcome in accepted:  # no mailbox password: the portal signs in, mail apps use app passwords
+    if not accepted:
+        return
+    for outcome in accepted:
+        if outcome.mailbox.domain.signs_in_with_sso:
+            # No mailbox password: the portal signs in, mail apps use app passwords.
             outcome.mailbox.sso, outcome.password = True, ""
-    if accepted:
-        Mailbox.objects.bulk_create([o.mailbox for o in accepted])
-        enqueue_many([
-            outbox_row(kind=ProvisioningOp.Kind.MAILBOX_CREATE, object_key=mailbox_key(o.mailbox.address),
-                       organization=organization, domain_name=o.mailbox.domain.name)
-            for o in accepted
-        ])
-        AuditEvent.objects.bulk_create([
-            audit_event(actor=actor, action="mailbox.create", organization=organization, obj=o.mailbox,
-                        data={"quota_mb": o.mailbox.quota_mb, "generated_password": bool(o.password),
-                              "password_hash_given": bool(o.request.password_hash)})
-            for o in accepted
-        ])
+    Mailbox.objects.bulk_create([o.mailbox for o in accepted])
+    enqueue_many([
+        outbox_row(kind=ProvisioningOp.Kind.MAILBOX_CREATE, object_key=mailbox_key(o.mailbox.address),
+                   organization=organization, domain_name=o.mailbox.domain.name)
+        for o in accepted
+    ])
+    AuditEvent.objects.bulk_create([
+        audit_event(actor=actor, action="mailbox.create", organization=organization, obj=o.mailbox,
+                    data={"quota_mb": o.mailbox.quota_mb, "generated_password": bool(o.password),
+                          "password_hash_given": bool(o.request.password_hash)})
+        for o in accepted
+    ])
+    if fresh.has_webhook_endpoints:
         events_emit(organization=organization, events=[
             ("mailbox.created", mailbox_data(o.mailbox), mailbox_key(o.mailbox.address))
             for o in accepted
         ])
+    with_rules = [o.mailbox for o in accepted if o.mailbox.domain.name in fresh.domains_with_rules]
+    if with_rules:
         from mailherd.rules.services import rules_mailboxes_created
 
-        rules_mailboxes_created([o.mailbox for o in accepted])  # a domain's rules reach them too
+        rules_mailboxes_created(with_rules)  # a domain's rules reach them too
 
 
 def _signs_in_with_sso(organization) -> bool:
@@ -246,12 +276,43 @@ def _signs_in_with_sso(organization) -> bool:
     return organization_webmail(organization).sign_in_mode == "sso"
 
 
-def _taken_addresses(requests: list[MailboxRequest]) -> set[str]:
-    """Addresses among the requests that are already a mailbox or an alias (one query)."""
+@dataclass
+class _FreshState:
+    taken: set[str]  # requested addresses already a mailbox or an alias
+    usable_domains: set[str]  # of the domains read before the lock, those still verified and not an alias domain
+    domains_with_rules: set[str]
+    has_webhook_endpoints: bool
+
+
+def _fresh_state(organization, requests: list[MailboxRequest], domains) -> _FreshState:
+    """Everything a create reads under the lock besides the usage counts, in one round trip."""
+    from mailherd.rules.models import Rule
+    from mailherd.webhooks.models import WebhookEndpoint
+
+    def rows(queryset, kind: str, column: str):
+        return queryset.order_by().annotate(kind=Value(kind)).values_list("kind", column)
+
     candidates = {(r.address or "").strip().lower() for r in requests}
-    mailboxes = Mailbox.objects.filter(address__in=candidates).order_by().values_list("address", flat=True)
-    aliases = Alias.objects.filter(address__in=candidates).order_by().values_list("address", flat=True)
-    return set(mailboxes.union(aliases))  # one round trip under the lock
+    domain_ids = [domain.pk for domain in domains]
+    found = rows(Mailbox.objects.filter(address__in=candidates), "taken", "address").union(
+        rows(Alias.objects.filter(address__in=candidates), "taken", "address"),
+        rows(
+            Domain.objects.filter(pk__in=domain_ids, verified_at__isnull=False, alias_of__isnull=True),
+            "usable", "name",
+        ),
+        rows(Rule.objects.filter(domain_id__in=domain_ids), "rules", "domain__name"),
+        rows(WebhookEndpoint.objects.filter(organization=organization), "webhooks", "url"),
+        all=True,
+    )
+    by_kind: dict[str, set[str]] = {"taken": set(), "usable": set(), "rules": set(), "webhooks": set()}
+    for kind, value in found:
+        by_kind[kind].add(value)
+    return _FreshState(
+        taken=by_kind["taken"],
+        usable_domains=by_kind["usable"],
+        domains_with_rules=by_kind["rules"],
+        has_webhook_endpoints=bool(by_kind["webhooks"]),
+    )
 
 
 def _prepare(organization, outcome: MailboxOutcome, *, domains: dict, counts: dict, taken: set) -> Mailbox:
@@ -262,7 +323,9 @@ def _prepare(organization, outcome: MailboxOutcome, *, domains: dict, counts: di
     quota = _clean_quota(request.quota_mb) if request.quota_mb not in (None, "") else None
     name = _clean_name(request.name)
     if domain_name not in domains:
+        # Not one of the organization's usable domains when read: say why (it may be usable now)
         domains[domain_name] = _usable_domain(organization, domain_name)
+        domains[domain_name].signs_in_with_sso = _signs_in_with_sso(organization)
     domain = domains[domain_name]
     # A taken address is named before any plan limit: retrying it would never help.
     if address in taken:
