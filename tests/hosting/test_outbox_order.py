@@ -113,3 +113,48 @@ def test_a_row_claimed_again_after_the_stale_timeout_is_completed_by_its_new_cla
         assert Mailbox.objects.get(address="slow@acme.test").sync_status == "active"
     outbox_drain()
     assert len(calls) == 2  # nothing applied a third time
+
+
+def _backlog(organization, size: int, start: int = 0) -> None:
+    from mailherd.hosting.services.outbox import outbox_row
+
+    ProvisioningOp.objects.bulk_create(
+        [
+            outbox_row(
+                kind=ProvisioningOp.Kind.MAILBOX_CREATE,
+                object_key=f"mailbox:u{n}@backlog.test",
+                organization=organization,
+                domain_name="backlog.test",
+            )
+            for n in range(start, start + size)
+        ],
+        batch_size=1000,
+    )
+
+
+def _claim_seconds() -> float:
+    import time
+
+    from django.db import transaction
+
+    from mailherd.hosting.provisioning import _claim_batch
+
+    best = float("inf")
+    for _ in range(3):
+        with transaction.atomic():
+            started = time.perf_counter()
+            claimed = _claim_batch(50)
+            best = min(best, time.perf_counter() - started)
+            assert len(claimed) == 50
+            transaction.set_rollback(True)  # the same backlog for the next try
+    return best
+
+
+@pytest.mark.django_db
+def test_a_claim_costs_about_the_same_with_a_long_backlog(tenants):
+    """Ten times the waiting rows may not cost a hundred times a claim (each row once, not each pair)."""
+    _backlog(tenants.acme, 200)
+    short = _claim_seconds()
+    _backlog(tenants.acme, 1800, start=200)
+    long = _claim_seconds()
+    assert long < 25 * short + 0.01, (short, long)
