@@ -59,6 +59,15 @@ def _fresh_cache():
 
 
 @pytest.fixture(autouse=True)
+def _outbox_threads_stopped():
+    """The outbox's apply threads hold database connections: let go of them after each test."""
+    yield
+    from mailherd.hosting.provisioning import outbox_threads_stop
+
+    outbox_threads_stop()
+
+
+@pytest.fixture(autouse=True)
 def _seeded_plans(request):
     """Re-seed the plans when an earlier transactional test flushed the data migration's rows."""
     marker = request.node.get_closest_marker("django_db")

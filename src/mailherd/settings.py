@@ -264,6 +264,8 @@ MAILHERD_ALLOWED_TARGETS = env_list("MAILHERD_ALLOWED_TARGETS")  # CIDRs and hos
 MAILHERD_CLOUDFLARE_API_URL = env_str(
     "MAILHERD_CLOUDFLARE_API_URL", "https://api.cloudflare.com/client/v4"
 )
+# Outbox rows of one batch a worker sends to Mailcow side by side (hosting.provisioning).
+MAILHERD_OUTBOX_THREADS = env_int("MAILHERD_OUTBOX_THREADS", 8, minimum=1)
 # bcrypt cost of mailbox passwords ({BLF-CRYPT}); 10 is Mailcow's default. Tests lower it.
 MAILHERD_BCRYPT_COST = env_int("MAILHERD_BCRYPT_COST", 10, minimum=4)
 # Size of the DKIM keys Mailherd generates (and keeps, to restore them): 2048 as Mailcow. Tests lower it.

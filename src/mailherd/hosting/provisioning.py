@@ -7,8 +7,10 @@ after a timeout neither creates twice nor fails on "already exists".
 """
 
 import logging
+import os
 import random
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from django.db import transaction
@@ -183,18 +185,92 @@ def outbox_process_batch(limit: int = BATCH_SIZE) -> int:
     """Claim and apply up to `limit` rows; return how many were claimed (0: nothing to do)."""
     ops = _claim_batch(limit)
     _prefetch_objects(ops)
-    servers: dict = {}
-    done = [op for op in ops if _apply(op, servers) == "done"]
+    done = _apply_all(ops)
     if done:
-        token = done[0].claim_token
-        with transaction.atomic():
-            ours = set(_still_ours([op.pk for op in done], token).select_for_update().values_list("pk", flat=True))
-            _still_ours(ours, token).update(status=ProvisioningOp.Status.DONE, applied_at=timezone.now(), last_error="")
-        for op in done:
-            if op.pk not in ours:
-                _lost_claim(op, "done")
+        token, now = done[0].claim_token, timezone.now()
+        done_ids = [op.pk for op in done]
+        # One statement in the common case; only when some claim went stale, a second says which.
+        if _still_ours(done_ids, token).update(status=ProvisioningOp.Status.DONE, applied_at=now, last_error="") == len(done):
+            ours = set(done_ids)
+        else:
+            ours = set(
+                ProvisioningOp.objects.filter(pk__in=done_ids, claim_token=token, applied_at=now).values_list("pk", flat=True)
+            )
+            for op in done:
+                if op.pk not in ours:
+                    _lost_claim(op, "done")
         _mark_applied([op for op in done if op.pk in ours])
     return len(ops)
+
+
+_apply_pool: tuple[int, ThreadPoolExecutor] | None = None
+
+
+def _apply_all(ops: list[ProvisioningOp]) -> list[ProvisioningOp]:
+    """Apply a batch; return the rows that are done.
+
+    The rows of one batch never touch the same object or domain (see _claim_batch), so they
+    go to Mailcow side by side, on MAILHERD_OUTBOX_THREADS threads: one row at a time left a
+    worker waiting on Mailcow's answers (tens of ms each on a real server). Each thread has
+    its own database connection, so a caller inside a transaction (whose rows those
+    connections could not see) gets them one at a time.
+    """
+    from django.conf import settings
+
+    servers: dict = {}
+    threads = min(settings.MAILHERD_OUTBOX_THREADS, len(ops))
+    if threads <= 1 or transaction.get_connection().in_atomic_block:
+        return [op for op in ops if _apply(op, servers) == "done"]
+    for op in ops:  # each domain's server looked up once, before the threads share the answers
+        domain_name = op.payload.get("domain")
+        if op.kind != ProvisioningOp.Kind.DOMAIN_DELETE and domain_name not in servers:
+            try:
+                servers[domain_name] = _server_for(op)
+            except Transient:
+                pass  # the row's own _apply meets it again and schedules the retry
+    outcomes = list(_pool().map(lambda op: _apply_in_thread(op, dict(servers)), ops))
+    return [op for op, outcome in zip(ops, outcomes, strict=True) if outcome == "done"]
+
+
+def _pool() -> ThreadPoolExecutor:
+    """One pool per process (made again after a fork: threads do not survive one)."""
+    from django.conf import settings
+
+    global _apply_pool
+    if _apply_pool is None or _apply_pool[0] != os.getpid():
+        pool = ThreadPoolExecutor(max_workers=settings.MAILHERD_OUTBOX_THREADS, thread_name_prefix="outbox-apply")
+        _apply_pool = (os.getpid(), pool)
+    return _apply_pool[1]
+
+
+def outbox_threads_stop() -> None:
+    """Stop the apply threads, each closing its database connection first (a test database can
+    only be dropped once nobody is connected)."""
+    import threading
+
+    from django.db import connections
+
+    global _apply_pool
+    if _apply_pool is None or _apply_pool[0] != os.getpid():
+        return
+    pool, _apply_pool = _apply_pool[1], None
+    count = pool._max_workers
+    everyone = threading.Barrier(count)
+
+    def close():
+        everyone.wait(timeout=30)  # all waiting at once: each on a thread of its own
+        connections.close_all()
+
+    for future in [pool.submit(close) for _ in range(count)]:
+        future.result()
+    pool.shutdown()
+
+
+def _apply_in_thread(op: ProvisioningOp, servers: dict) -> str:
+    from django.db import close_old_connections
+
+    close_old_connections()  # what a request does first: a connection the database dropped is replaced
+    return _apply(op, servers)
 
 
 _NOT_FETCHED = object()
@@ -211,17 +287,25 @@ def _prefetch_objects(ops: list[ProvisioningOp]) -> None:
             op.prefetched = found.get(op.object_key.split(":", 1)[1])
 
 
-def outbox_drain(*, max_ops: int = 10_000, max_seconds: float = 50.0) -> int:
-    """Apply rows until none is runnable or a budget runs out; return how many were applied."""
+def outbox_drain(*, max_ops: int = 10_000, max_seconds: float = 50.0, settle_seconds: float = 0.0) -> int:
+    """Apply rows until none is runnable or a budget runs out; return how many were applied.
+
+    With `settle_seconds`, a batch smaller than a full one is followed by that short pause, so
+    changes arriving one by one (a script creating mailboxes) are applied a few at a time
+    instead of paying a claim and a completion for each row.
+    """
     import time
 
     deadline = time.monotonic() + max_seconds
     applied = 0
     while applied < max_ops and time.monotonic() < deadline:
-        count = outbox_process_batch(min(BATCH_SIZE, max_ops - applied))
+        limit = min(BATCH_SIZE, max_ops - applied)
+        count = outbox_process_batch(limit)
         if not count:
             break
         applied += count
+        if settle_seconds and count < limit:
+            time.sleep(settle_seconds)
     return applied
 
 
@@ -272,21 +356,29 @@ def _mark_applied(ops: list[ProvisioningOp]) -> None:
     """Objects whose last change is applied become active (those with more changes queued wait)."""
     if not ops:
         return
-    keys = {op.object_key for op in ops}
-    still_queued = set(
-        ProvisioningOp.objects.filter(object_key__in=keys, status__in=ACTIVE_STATES).values_list("object_key", flat=True)
-    )
-    finished = [op for op in ops if op.object_key not in still_queued]
     by_kind: dict[str, list[str]] = {}
-    for op in finished:
+    for op in ops:
         kind, _, identifier = op.object_key.partition(":")
         by_kind.setdefault(kind, []).append(identifier)
     for kind, model in (("mailbox", Mailbox), ("alias", Alias)):
         if by_kind.get(kind):
-            model.objects.filter(address__in=by_kind[kind]).update(sync_status=SyncStatus.ACTIVE, last_error="")
-    for op in finished:
-        if op.object_key.startswith("domain:"):
-            _mark_object(op, SyncStatus.ACTIVE, "")
+            queued = ProvisioningOp.objects.filter(
+                object_key=Concat(Value(f"{kind}:"), OuterRef("address"), output_field=CharField()),
+                status__in=ACTIVE_STATES,
+            )
+            model.objects.filter(address__in=by_kind[kind]).filter(~Exists(queued)).update(
+                sync_status=SyncStatus.ACTIVE, last_error=""
+            )
+    domain_ops = [op for op in ops if op.object_key.startswith("domain:")]
+    if domain_ops:
+        still_queued = set(
+            ProvisioningOp.objects.filter(
+                object_key__in={op.object_key for op in domain_ops}, status__in=ACTIVE_STATES
+            ).values_list("object_key", flat=True)
+        )
+        for op in domain_ops:
+            if op.object_key not in still_queued:
+                _mark_object(op, SyncStatus.ACTIVE, "")
 
 
 def _mark_object(op: ProvisioningOp, status: str, error: str) -> None:

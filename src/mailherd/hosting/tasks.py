@@ -5,12 +5,15 @@ from celery import shared_task
 from mailherd.core.nudges import nudge_taken
 from mailherd.hosting import provisioning
 
+# Changes arriving one by one are applied a few at a time: at most this much later.
+SETTLE_SECONDS = 0.05
+
 
 @shared_task(ignore_result=True)
 def outbox_process_task() -> int:
     """Drain the outbox (nudged after changes, and periodically for retries)."""
     nudge_taken("outbox")
-    return provisioning.outbox_drain()
+    return provisioning.outbox_drain(settle_seconds=SETTLE_SECONDS)
 
 
 @shared_task(ignore_result=True)
