@@ -213,13 +213,13 @@ def _apply_all(ops: list[ProvisioningOp]) -> list[ProvisioningOp]:
     go to Mailcow side by side, on MAILHERD_OUTBOX_THREADS threads: one row at a time left a
     worker waiting on Mailcow's answers (tens of ms each on a real server). Each thread has
     its own database connection, so a caller inside a transaction (whose rows those
-    connections could not see) gets them one at a time.
+    connections could not see) gets them one at a time (see _threads_can_share).
     """
     from django.conf import settings
 
     servers: dict = {}
     threads = min(settings.MAILHERD_OUTBOX_THREADS, len(ops))
-    if threads <= 1 or transaction.get_connection().in_atomic_block:
+    if threads <= 1 or not _threads_can_share(transaction.get_connection()):
         return [op for op in ops if _apply(op, servers) == "done"]
     for op in ops:  # each domain's server looked up once, before the threads share the answers
         domain_name = op.payload.get("domain")
@@ -230,6 +230,14 @@ def _apply_all(ops: list[ProvisioningOp]) -> list[ProvisioningOp]:
                 pass  # the row's own _apply meets it again and schedules the retry
     outcomes = list(_pool().map(lambda op: _apply_in_thread(op, dict(servers)), ops))
     return [op for op, outcome in zip(ops, outcomes, strict=True) if outcome == "done"]
+
+
+def _threads_can_share(connection) -> bool:
+    """Not when the caller is inside a transaction, nor on an in-memory SQLite database (the
+    test suite's): its connections share tables under locks that fail instead of waiting."""
+    if connection.in_atomic_block:
+        return False
+    return not (connection.vendor == "sqlite" and connection.is_in_memory_db())
 
 
 def _pool() -> ThreadPoolExecutor:
