@@ -136,6 +136,9 @@ def test_the_portal_and_the_api_say_why(tenants, limits, client):
     ]
     assert [a.status_code for a in answers] == [201, 201, 429]
     assert answers[-1].json()["code"] == "rate_limited"
+    # when to come back, as every 429 of the API says it
+    assert 0 < int(answers[-1]["Retry-After"]) <= 3600
+    assert int(answers[-1]["Retry-After"]) == answers[-1].json()["retry_after"]
 
 
 def test_subjects_are_plain_text(tenants, settings, django_capture_on_commit_callbacks):

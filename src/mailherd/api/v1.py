@@ -82,7 +82,10 @@ def _mailherd_error(request, exc: MailherdError):
     body = exc.as_dict()
     if isinstance(exc, NotFound) and exc.message == NotFound.default_message:
         body["message"] = not_found_for_path(request.path)
-    return api.create_response(request, body, status=exc.http_status)
+    response = api.create_response(request, body, status=exc.http_status)
+    if exc.http_status == 429 and exc.fields.get("retry_after"):
+        response["Retry-After"] = str(int(exc.fields["retry_after"]))  # as the token rate limit says it
+    return response
 
 
 @api.exception_handler(AuthenticationError)
