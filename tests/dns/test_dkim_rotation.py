@@ -135,3 +135,30 @@ def test_an_outsider_cannot_rotate_another_organizations_key(make_domain, tenant
     response = client.post(f"/o/{tenants.globex.slug}/domains/rotate.test/dkim/rotate/")
     assert response.status_code in (302, 404)
     assert not DkimRotation.objects.exists()
+
+
+def _queries_for_the_scheduled_check() -> int:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from mailherd.dns.selectors import domains_due_for_check
+
+    with CaptureQueriesContext(connection) as queries:
+        for domain in domains_due_for_check(period=1, slot=0):
+            domain_records(domain)
+    return len(queries)
+
+
+def test_the_scheduled_check_reads_rotations_for_all_domains_at_once(make_domain, tenants):
+    """The records of every domain due for a check, one of them mid-rotation: the queries do not
+    grow with the number of domains."""
+    make_domain("one.test")
+    rotating = make_domain("two.test")
+    dkim_rotation_start(actor=Actor.for_user(tenants.alice), organization=tenants.acme, name=rotating.name)
+    few = _queries_for_the_scheduled_check()
+    for name in ("three.test", "four.test", "five.test"):
+        make_domain(name, tenants.globex)
+    assert _queries_for_the_scheduled_check() == few
+    records = {d.name: domain_records(d) for d in Domain.objects.all()}
+    assert any(r.key == KEY_DKIM_NEXT for r in records["two.test"])
+    assert not any(r.key == KEY_DKIM_NEXT for r in records["one.test"])

@@ -269,7 +269,10 @@ def dkim_rotation_records(domain) -> list[tuple[str, str, str, str, bool]]:
     (selector, txt, purpose, key, optional)."""
     from mailherd.dns.records import KEY_DKIM_NEXT, KEY_DKIM_PREVIOUS
 
-    rotation = dkim_rotation_open(domain=domain) if domain.pk else None
+    if hasattr(domain, "open_dkim_rotations"):  # read along (dns.selectors.with_record_inputs)
+        rotation = next(iter(domain.open_dkim_rotations), None)
+    else:
+        rotation = dkim_rotation_open(domain=domain) if domain.pk else None
     if rotation is None:
         return []
     if rotation.status == DkimRotation.Status.PUBLISHING:
