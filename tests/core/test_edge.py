@@ -87,6 +87,16 @@ def test_a_nul_in_a_portal_query_is_a_plain_400(alice_client, tenants):
     assert b"Mailherd" not in response.content
 
 
+def test_a_nul_sent_to_the_mcp_endpoint_is_a_json_rpc_error(client):
+    """An agent's MCP client parses JSON-RPC, not a text page."""
+    body = '{"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "a\\u0000b"}}'
+    response = client.post("/mcp", body, content_type="application/json")
+    assert response.status_code == 400
+    answer = response.json()
+    assert answer["jsonrpc"] == "2.0" and answer["id"] is None
+    assert answer["error"]["code"] == -32600 and "NUL" in answer["error"]["message"]
+
+
 def test_client_set_up_urls_refuse_a_nul(client):
     response = client.get("/mail/config-v1.1.xml?emailaddress=x@%00")
     assert response.status_code == 400

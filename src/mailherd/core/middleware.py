@@ -18,6 +18,7 @@ from django.http import HttpResponse, JsonResponse
 logger = logging.getLogger(__name__)
 
 API_PREFIX = "/api/v1/"
+MCP_PATH = "/mcp"
 NUL = "\x00"
 _JSON_NUL = re.compile(rb"\\u0000", re.IGNORECASE)
 _PARSED = ("application/json", "application/x-www-form-urlencoded")
@@ -104,7 +105,7 @@ class EdgeMiddleware:
         api = is_api(request)
         query = request.META.get("QUERY_STRING", "")
         if NUL in request.path or NUL in request.path_info or NUL in unquote(query):
-            return self._bad_input(api)
+            return self._bad_input(request)
         if api and request.method == "GET" and "offset" in request.GET:
             # Lists page with cursors; an ignored offset would hand a script page 1 for ever.
             return JsonResponse(
@@ -134,7 +135,7 @@ class EdgeMiddleware:
                 return too_large_response()
             return None  # the view decides (a webhook, say, answers its sender itself)
         if length and _body_has_nul(request, request.body):
-            return self._bad_input(api)
+            return self._bad_input(request)
         return None
 
     def _refuse_multipart(self, request, api):
@@ -157,14 +158,20 @@ class EdgeMiddleware:
             return None
         for key, values in fields.lists():
             if NUL in key or any(NUL in value for value in values):
-                return self._bad_input(api)
+                return self._bad_input(request)
         return None
 
     @staticmethod
-    def _bad_input(api: bool):
+    def _bad_input(request):
         message = "The request contains a NUL character, which no field accepts."
-        if api:
+        if is_api(request):
             return JsonResponse({"code": "bad_request", "message": message}, status=400)
+        if request.path == MCP_PATH or request.path.startswith(MCP_PATH + "/"):
+            # An agent's client reads JSON-RPC: "Invalid Request", with no id to answer to.
+            return JsonResponse(
+                {"jsonrpc": "2.0", "id": None, "error": {"code": -32600, "message": message}},
+                status=400,
+            )
         return HttpResponse(
             f"Bad request: {message}\n", status=400, content_type="text/plain; charset=utf-8"
         )
