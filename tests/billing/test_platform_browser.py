@@ -41,6 +41,13 @@ def test_the_platform_address_is_marked_in_the_list_and_on_its_page(
     tab.goto(f"{live_server.url}/o/{acme.slug}/mailboxes/{mailbox.address}/")
     assert tab.get_by_text("not counted in your plan").is_visible()
     assert tab.get_by_role("button", name="Delete mailbox").count() == 0
+    # nor a "used by" choice the service would refuse: it stays its member's
+    assert tab.get_by_text("always belongs to the member it was given to").is_visible()
+    assert tab.locator("#webmail-card form").count() == 0
+    assert tab.get_by_label("Storage (MiB)").is_disabled()
+    tab.get_by_label("Display name").fill("Alice at the platform")
+    tab.get_by_role("button", name="Save", exact=True).last.click()
+    assert tab.get_by_text("Mailbox saved.").is_visible()  # the rest of the form still saves
     screenshot(tab, f"platform-mailbox-detail-{device}")
     tab.context.clear_cookies()
     tab.goto(f"{live_server.url}/accounts/signup/")

@@ -266,6 +266,9 @@ def mailbox_detail(request, address):
         request.POST or None,
         initial={"name": mailbox.name, "quota_mb": mailbox.quota_mb, "enabled": mailbox.enabled},
     )
+    if mailbox.is_system:  # the platform sets a platform address's size (the service refuses a change)
+        form.fields["quota_mb"].disabled = True
+        form.fields["quota_mb"].help_text = "Set by the platform for its addresses."
     if request.method == "POST" and _can_change(request) and form.is_valid():
         data = form.cleaned_data
         done = run_service(
