@@ -124,9 +124,18 @@ def test_sign_up_with_a_plan_approval_overdue_suspends_and_payment_restores_mail
     [overdue_email] = [m for m in mail.outbox if "owner@startup.test" in m.to]
     assert "past its due date" in overdue_email.body and "card" not in overdue_email.body
 
-    # the grace period (7 days) later: suspended, mailboxes refuse logins on Mailcow
+    # the grace period (7 days) later: suspended, mailboxes refuse logins on Mailcow; the
+    # reminders on the way point at the invoice, never at a card there is none of
+    mail.outbox.clear()
     for day in (3, 5, 7):
         dunning_sweep(now=overdue + timedelta(days=day))
+    notices = [m for m in mail.outbox if "owner@startup.test" in m.to]
+    assert len(notices) >= 2
+    for notice in notices:
+        html = notice.alternatives[0][0] if notice.alternatives else ""
+        assert "card" not in notice.body and "card" not in html, notice.subject
+        assert "retry" not in notice.body, notice.subject
+        assert f"/o/{org.slug}/billing/" in notice.body, notice.subject
     org.refresh_from_db()
     assert (org.status, org.suspension_stage) == ("suspended", "login_disabled")
     _drain()
