@@ -6,7 +6,7 @@ from mailherd.core.nudges import nudge_taken
 from mailherd.hosting import provisioning
 
 # Changes arriving one by one are applied a few at a time: at most this much later.
-SETTLE_SECONDS = 0.05
+SETTLE_SECONDS = 0.1
 
 
 @shared_task(ignore_result=True)
