@@ -137,6 +137,9 @@ class Dovecot:
         self._stamp = max(int(time.time()), self._stamp + 1)
         os.utime(temporary, (self._stamp, self._stamp))
         temporary.replace(path)
+        # And it looks at the file at most once a second: a login earlier in this second has it
+        # keep the old logins until the next one. Wait for that second.
+        time.sleep(1.01 - time.time() % 1)
 
     def set_password(self, address: str, password: str) -> None:
         """`password` is a plain text (stored as {PLAIN}) or a {SCHEME}hash."""
@@ -163,8 +166,9 @@ class Dovecot:
             time.sleep(0.1)
         (self.directory / "mail").mkdir(exist_ok=True)
         os.chown(self.directory / "mail", MAIL_UID, MAIL_UID)
-        self.users.clear()
-        self._write_users()
+        if self.users:
+            self.users.clear()
+            self._write_users()
 
     # -- mail -----------------------------------------------------------------------------
 
