@@ -14,6 +14,7 @@ for longer than NUDGE_WAIT (the periodic drain catches up meanwhile).
 import logging
 
 from django.core.cache import cache
+from django.db import transaction
 
 logger = logging.getLogger(__name__)
 
@@ -22,6 +23,13 @@ NUDGE_WAIT = 10  # seconds a waiting nudge blocks the next one at most
 
 def _flag(queue: str) -> str:
     return f"nudge-waiting:{queue}"
+
+
+def nudge_after_commit(kick) -> None:
+    """Run `kick` once after the current transaction commits, however many rows it wrote."""
+    connection = transaction.get_connection()
+    if not any(entry[1] is kick for entry in connection.run_on_commit):
+        transaction.on_commit(kick)
 
 
 def nudge(task, queue: str) -> None:

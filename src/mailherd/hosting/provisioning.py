@@ -203,7 +203,7 @@ def outbox_process_batch(limit: int = BATCH_SIZE) -> int:
     return len(ops)
 
 
-_apply_pool: tuple[int, ThreadPoolExecutor] | None = None
+_apply_pool: tuple[int, ThreadPoolExecutor, int] | None = None  # (process id, pool, its threads)
 
 
 def _apply_all(ops: list[ProvisioningOp]) -> list[ProvisioningOp]:
@@ -246,8 +246,8 @@ def _pool() -> ThreadPoolExecutor:
 
     global _apply_pool
     if _apply_pool is None or _apply_pool[0] != os.getpid():
-        pool = ThreadPoolExecutor(max_workers=settings.MAILHERD_OUTBOX_THREADS, thread_name_prefix="outbox-apply")
-        _apply_pool = (os.getpid(), pool)
+        size = settings.MAILHERD_OUTBOX_THREADS
+        _apply_pool = (os.getpid(), ThreadPoolExecutor(max_workers=size, thread_name_prefix="outbox-apply"), size)
     return _apply_pool[1]
 
 
@@ -261,8 +261,7 @@ def outbox_threads_stop() -> None:
     global _apply_pool
     if _apply_pool is None or _apply_pool[0] != os.getpid():
         return
-    pool, _apply_pool = _apply_pool[1], None
-    count = pool._max_workers
+    (_pid, pool, count), _apply_pool = _apply_pool, None
     everyone = threading.Barrier(count)
 
     def close():

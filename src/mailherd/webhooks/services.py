@@ -334,10 +334,9 @@ def endpoint_send_test(*, actor: Actor, organization, endpoint_id: int) -> Webho
 
 
 def _kick_after_commit() -> None:
-    """One nudge per transaction, however many rows it wrote."""
-    connection = transaction.get_connection()
-    if not any(entry[1] is kick_worker for entry in connection.run_on_commit):
-        transaction.on_commit(kick_worker)
+    from mailherd.core.nudges import nudge_after_commit
+
+    nudge_after_commit(kick_worker)
 
 
 def kick_worker() -> None:

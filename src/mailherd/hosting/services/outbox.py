@@ -4,7 +4,6 @@ Called inside the service's transaction, so the object and its outbox row
 commit together; the worker is nudged after commit.
 """
 
-
 from django.db import transaction
 from django.utils import timezone
 
@@ -40,10 +39,9 @@ def outbox_row(*, kind: str, object_key: str, organization, domain_name: str, pa
 
 
 def _kick_after_commit() -> None:
-    """One nudge per transaction, however many rows it wrote."""
-    connection = transaction.get_connection()
-    if not any(entry[1] is kick_worker for entry in connection.run_on_commit):
-        transaction.on_commit(kick_worker)
+    from mailherd.core.nudges import nudge_after_commit
+
+    nudge_after_commit(kick_worker)
 
 
 def kick_worker() -> None:
