@@ -3,7 +3,6 @@ the TXT verification against a real PowerDNS, the plan's domain limit, the recon
 
 import pytest
 
-from mailherd.api.services import api_token_create
 from mailherd.core.actors import Actor
 from mailherd.core.models import AuditEvent
 from mailherd.dns.records import domain_records
@@ -18,22 +17,6 @@ from tests.support.powerdns import dns_nameserver, powerdns  # noqa: F401  (fixt
 
 pytestmark = pytest.mark.django_db
 SYSTEM = Actor.system()
-
-
-@pytest.fixture
-def api(client, tenants):
-    token = api_token_create(actor=SYSTEM, organization=tenants.acme, name="t")[1]
-
-    def call(method, path, body=None):
-        response = getattr(client, method)(
-            "/api/v1" + path,
-            data=body,
-            content_type="application/json",
-            HTTP_AUTHORIZATION=f"Bearer {token}",
-        )
-        return response.status_code, (response.json() if response.content else None)
-
-    return call
 
 
 @pytest.fixture

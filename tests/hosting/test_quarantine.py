@@ -2,7 +2,6 @@
 
 import pytest
 
-from mailherd.api.services import api_token_create
 from mailherd.core.actors import Actor
 from mailherd.core.models import AuditEvent
 from mailherd.hosting import services
@@ -39,22 +38,6 @@ def held(tenants, mail_server, sim):
         "theirs": f"{mail_server.pk}-{theirs.id}",
         "sim": sim,
     }
-
-
-@pytest.fixture
-def api(client, tenants):
-    token = api_token_create(actor=SYSTEM, organization=tenants.acme, name="t")[1]
-
-    def call(method, path, body=None):
-        response = getattr(client, method)(
-            "/api/v1" + path,
-            data=body,
-            content_type="application/json",
-            HTTP_AUTHORIZATION=f"Bearer {token}",
-        )
-        return response.status_code, (response.json() if response.content else None)
-
-    return call
 
 
 def test_the_list_shows_only_the_organizations_messages(held, api):

@@ -2,7 +2,6 @@
 
 import pytest
 
-from mailherd.api.services import api_token_create
 from mailherd.core.actors import Actor
 from mailherd.core.models import AuditEvent
 from mailherd.hosting import services
@@ -25,22 +24,6 @@ def acme_mail(tenants, mail_server):
     )
     outbox_drain()
     return client_for(mail_server)
-
-
-@pytest.fixture
-def api(client, tenants):
-    token = api_token_create(actor=SYSTEM, organization=tenants.acme, name="t")[1]
-
-    def call(method, path, body=None):
-        response = getattr(client, method)(
-            "/api/v1" + path,
-            data=body,
-            content_type="application/json",
-            HTTP_AUTHORIZATION=f"Bearer {token}",
-        )
-        return response.status_code, response.json()
-
-    return call
 
 
 def test_the_plans_defaults_reach_mailcow(acme_mail):

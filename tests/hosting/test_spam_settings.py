@@ -2,7 +2,6 @@
 
 import pytest
 
-from mailherd.api.services import api_token_create
 from mailherd.core.actors import Actor
 from mailherd.hosting import services
 from mailherd.hosting.provisioning import outbox_drain
@@ -20,20 +19,6 @@ def mailcow(tenants, mail_server):
     services.mailbox_create(actor=SYSTEM, organization=tenants.acme, address="jane@acme.test", quota_mb=10)
     outbox_drain()
     return client_for(mail_server)
-
-
-@pytest.fixture
-def api(client, tenants):
-    token = api_token_create(actor=SYSTEM, organization=tenants.acme, name="t")[1]
-
-    def call(method, path, body=None):
-        response = getattr(client, method)(
-            "/api/v1" + path, data=body, content_type="application/json",
-            HTTP_AUTHORIZATION=f"Bearer {token}",
-        )
-        return response.status_code, response.json()
-
-    return call
 
 
 def test_api_sets_notices_and_thresholds(mailcow, api):
