@@ -61,6 +61,23 @@ def test_domain_limits_hold() -> None:
     ]
 
 
+def test_domain_usage_follows_every_change_of_its_mailboxes() -> None:
+    state = SimState()
+    make(state, mailboxes=10)
+    for local, quota in (("a", 100), ("b", 200), ("c", 300)):
+        state.add_mailbox({"local_part": local, "domain": "acme.test", "quota": quota, **PW})
+    assert state.domain_usage("acme.test") == (3, 600 * MIB)
+    state.edit_mailbox({"username": ["b@acme.test"], "quota": 50})
+    state.delete_mailbox({"username": ["a@acme.test"]})
+    assert state.domain_usage("acme.test") == (2, 350 * MIB)
+    # the quota freed is usable again at once, and the figures match a fresh count
+    assert msgs(state.add_mailbox({"local_part": "d", "domain": "acme.test", "quota": 600, **PW}))[-1][0] == (
+        "mailbox_added"
+    )
+    boxes = state.by_domain["acme.test"].values()
+    assert state.domain_usage("acme.test") == (len(boxes), sum(m.quota for m in boxes)) == (3, 950 * MIB)
+
+
 def test_addresses_are_either_mailbox_or_alias() -> None:
     state = SimState()
     make(state)

@@ -14,9 +14,9 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from django.db import transaction
-from django.db.models import Case, CharField, Exists, F, OuterRef, Value, When
+from django.db.models import CharField, Exists, F, Min, OuterRef, Value
 from django.db.models.fields.json import KT
-from django.db.models.functions import Concat, Substr
+from django.db.models.functions import Concat
 from django.utils import timezone
 
 from mailherd.hosting.models import Alias, Domain, Mailbox, ProvisioningOp, SyncStatus
@@ -44,6 +44,7 @@ BACKOFF_BASE_SECONDS = 5
 BACKOFF_MAX_SECONDS = 15 * 60
 STALE_CLAIM = timedelta(minutes=5)
 BATCH_SIZE = 50
+CLAIM_WINDOW = 4 * BATCH_SIZE  # due rows a claim looks at in one step
 DEFAULT_DOMAIN_MAILBOX_QUOTA_MB = 1024
 
 ACTIVE_STATES = (ProvisioningOp.Status.PENDING, ProvisioningOp.Status.IN_PROGRESS)
@@ -80,60 +81,70 @@ def _claim_batch(limit: int) -> list[ProvisioningOp]:
     A mailbox and an alias of the same address are one object here ("delete
     mailbox x" then "create alias x" must not swap when the first is retried).
 
-    1. One query returns the oldest due rows that nothing blocks, so rows
-       waiting behind others (a domain without a server yet) never crowd out
-       runnable work, and no two rows of one object are ever in one batch.
-    2. Claim them in a short transaction; on PostgreSQL `SKIP LOCKED` lets
-       workers claim side by side, and a row another worker took is skipped.
+    Due rows are read in id order, CLAIM_WINDOW at a time, and locked as they are read: on
+    PostgreSQL `SKIP LOCKED` passes over a window another worker is claiming, so workers claim
+    side by side. One more query finds, for every key the window's rows depend on, its oldest
+    unfinished row; the rows nothing earlier blocks are claimed. The claim looks at the next
+    window only when this one had too few, so rows waiting behind others (a domain without a
+    server yet) never crowd out runnable work, and a long backlog costs what a short one does.
+    (A single query with NOT EXISTS probes let the planner, working from statistics of an
+    empty outbox, scan every unfinished row for every candidate: 0.1 s a claim at 5,000 rows.)
     """
     now = timezone.now()
-
-    # An earlier unfinished row for the same object (or the same address as mailbox or alias),
-    # or for the row's domain, blocks it. Three lookups, not one with OR: each is a probe of the
-    # partial index on unfinished rows, where an OR made the database compare every pending row
-    # with every other (a backlog of 2,000 rows took 0.4 s a claim).
-    def blockers(key: str):
-        return ProvisioningOp.objects.filter(
-            object_key=OuterRef(key), status__in=ACTIVE_STATES, id__lt=OuterRef("id")
-        )
-
-    candidates = (
-        ProvisioningOp.objects.filter(status=ProvisioningOp.Status.PENDING, next_attempt_at__lte=now)
-        .annotate(
-            parent_key=Concat(Value("domain:"), KT("payload__domain"), output_field=CharField()),
-            address_twin=Case(
-                When(object_key__startswith="mailbox:", then=Concat(Value("alias:"), Substr("object_key", 9))),
-                When(object_key__startswith="alias:", then=Concat(Value("mailbox:"), Substr("object_key", 7))),
-                default=Value(""),
-                output_field=CharField(),
-            ),
-        )
-        .filter(~Exists(blockers("object_key")), ~Exists(blockers("parent_key")), ~Exists(blockers("address_twin")))
-        .order_by("id")[:limit]
-    )
-    runnable = []
-    for op in candidates:
-        if op.kind == ProvisioningOp.Kind.DOMAIN_DELETE and ProvisioningOp.objects.filter(
-            payload__domain=op.payload.get("domain"), status=ProvisioningOp.Status.IN_PROGRESS, id__lt=op.id
-        ).exists():
-            continue  # children being applied finish before their domain goes
-        runnable.append(op.pk)
-    if not runnable:
-        return []
-    token = uuid.uuid4().hex
+    due = ProvisioningOp.objects.filter(status=ProvisioningOp.Status.PENDING, next_attempt_at__lte=now)
+    chosen: list[int] = []
+    after = 0
     with transaction.atomic():
-        claimed = list(
-            ProvisioningOp.objects.select_for_update(skip_locked=True)
-            .filter(pk__in=runnable, status=ProvisioningOp.Status.PENDING)
-            .order_by("id")
-        )
-        ProvisioningOp.objects.filter(pk__in=[op.pk for op in claimed]).update(
+        while len(chosen) < limit:
+            window = list(
+                due.filter(id__gt=after)
+                .order_by("id")
+                .select_for_update(skip_locked=True)
+                .values_list("id", "kind", "object_key", KT("payload__domain"))[:CLAIM_WINDOW]
+            )
+            chosen += _runnable(window)[: limit - len(chosen)]
+            if len(window) < CLAIM_WINDOW:
+                break
+            after = window[-1][0]
+        if not chosen:
+            return []
+        token = uuid.uuid4().hex
+        ProvisioningOp.objects.filter(pk__in=chosen).update(
             status=ProvisioningOp.Status.IN_PROGRESS, claimed_at=now, claim_token=token, attempts=F("attempts") + 1
         )
-    for op in claimed:
-        op.status, op.claimed_at, op.attempts = ProvisioningOp.Status.IN_PROGRESS, now, op.attempts + 1
-        op.claim_token = token
+        claimed = list(ProvisioningOp.objects.filter(pk__in=chosen).order_by("id"))
     return claimed
+
+
+def _depends_on(object_key: str, domain: str | None) -> tuple[str, ...]:
+    """The keys whose earlier unfinished rows hold a row back: its own, its address twin, its domain's."""
+    kind, _, identifier = object_key.partition(":")
+    twin = {"mailbox": f"alias:{identifier}", "alias": f"mailbox:{identifier}"}.get(kind)
+    return tuple(key for key in (object_key, twin, f"domain:{domain or ''}") if key)
+
+
+def _runnable(window: list[tuple]) -> list[int]:
+    """The ids of the window's rows (id, kind, object key, domain) that nothing earlier blocks."""
+    if not window:
+        return []
+    keys = {key for _id, _kind, object_key, domain in window for key in _depends_on(object_key, domain)}
+    oldest = dict(
+        ProvisioningOp.objects.filter(object_key__in=keys, status__in=ACTIVE_STATES, id__lte=window[-1][0])
+        .order_by()
+        .values("object_key")
+        .annotate(first=Min("id"))
+        .values_list("object_key", "first")
+    )
+    runnable = []
+    for op_id, kind, object_key, domain in window:
+        if any(oldest.get(key, op_id) < op_id for key in _depends_on(object_key, domain)):
+            continue
+        if kind == ProvisioningOp.Kind.DOMAIN_DELETE and ProvisioningOp.objects.filter(
+            payload__domain=domain, status=ProvisioningOp.Status.IN_PROGRESS, id__lt=op_id
+        ).exists():
+            continue  # children being applied finish before their domain goes
+        runnable.append(op_id)
+    return runnable
 
 
 def _still_ours(op_ids, token: str):

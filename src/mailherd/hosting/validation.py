@@ -1,5 +1,7 @@
 """Address rules for customers' input: one place, shared with the Mailcow client's own checks."""
 
+import functools
+
 import idna
 
 from mailherd.core.errors import InvalidAddress, ValidationFailed
@@ -57,6 +59,7 @@ def _invisible_problem(raw: str) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=4096)  # a bulk create checks one domain hundreds of times (IDNA is slow)
 def clean_domain_name(value: str) -> str:
     """Return the ASCII (punycode) lower-case name, or raise InvalidAddress."""
     raw = (value or "").strip().rstrip(".")

@@ -18,7 +18,7 @@ from pathlib import Path
 from .state import SimState
 
 # Attributes that belong to the running process, not to Mailcow's data.
-_PROCESS_ONLY = {"lock", "key_pool", "hostname", "version"}
+_PROCESS_ONLY = {"lock", "key_pool", "hostname", "version", "_usage"}
 FORMAT = 1
 
 
@@ -38,6 +38,7 @@ def state_load(state: SimState, blob: bytes) -> bool:
         return False
     with state.lock:
         vars(state).update(loaded["data"])
+        state._usage = {}  # worked out again from the loaded mailboxes
     return True
 
 

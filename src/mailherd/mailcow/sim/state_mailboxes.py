@@ -44,6 +44,7 @@ class MailboxAliasState:
     if TYPE_CHECKING:  # provided by SimState and ExtrasState
 
         def domain_usage(self, domain: str) -> tuple[int, int]: ...
+        def usage_changed(self, domain: str, mailboxes: int = 0, quota: int = 0) -> None: ...
         def alias_count(self, domain: str) -> int: ...
         def max_new_quota(self, mailbox: SimMailbox) -> int: ...
         def find_alias(self, item: Any) -> SimAlias | None: ...
@@ -137,6 +138,7 @@ class MailboxAliasState:
             )
             self.mailboxes[username] = mailbox
             self.by_domain[domain][username] = mailbox
+            self.usage_changed(domain, 1, mailbox.quota)
             self._insert_alias(
                 address=username, goto=username, domain=domain, active=active, is_self=True
             )
@@ -180,7 +182,9 @@ class MailboxAliasState:
                     mailbox.password = hash_password(str(attr["password"]))
                     mailbox.attributes["passwd_update"] = now()
                 if "quota" in attr:
-                    mailbox.quota = intval(attr["quota"]) * MIB
+                    quota = intval(attr["quota"]) * MIB
+                    self.usage_changed(mailbox.domain, 0, quota - mailbox.quota)
+                    mailbox.quota = quota
                 if "active" in attr and intval(attr["active"]) in (0, 1, 2):
                     mailbox.active = intval(attr["active"])
                     self.aliases[self.alias_by_address[mailbox.username]].active = mailbox.active
@@ -211,6 +215,7 @@ class MailboxAliasState:
                     entries.append(entry("danger", log, "access_denied"))
                     continue
                 self.by_domain[mailbox.domain].pop(mailbox.username, None)
+                self.usage_changed(mailbox.domain, -1, -mailbox.quota)
                 for alias in list(self.aliases.values()):
                     targets = alias.goto.split(",")
                     if alias.is_self and alias.address == mailbox.username:

@@ -154,6 +154,7 @@ def web_routes(state: SimState) -> list[Route]:
             if not mappers:
                 return _page("", "", status=200)  # TypeError from array_search(): an empty page
             if info.get("mailcow_template") in mappers:
+                state.usage_changed(mailbox.domain, 0, -mailbox.quota)
                 mailbox.active, mailbox.quota = 1, 0  # the template is re-applied (pitfall)
             if mailbox.active != 1:
                 return answer(login_page("login_failed"), sid)
