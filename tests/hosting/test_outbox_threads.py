@@ -24,9 +24,11 @@ class Gauge:
         self.lock = threading.Lock()
         self.running = 0
         self.most = 0
+        self.clients: dict[int, set[int]] = {}  # thread -> the clients it was given
 
     def __call__(self, op, client, server):
         with self.lock:
+            self.clients.setdefault(threading.get_ident(), set()).add(id(client))
             self.running += 1
             self.most = max(self.most, self.running)
         try:
@@ -71,6 +73,10 @@ def test_a_batch_goes_to_mailcow_side_by_side_and_each_outcome_is_kept(
     elapsed = time.monotonic() - started
     assert gauge.most > 1
     assert elapsed < 10 * 0.05  # one at a time would take 0.5 s at least
+    # Each thread has a client (a connection pool) of its own: one shared client made the
+    # threads queue on its pool's lock.
+    assert all(len(clients) == 1 for clients in gauge.clients.values())
+    assert len(set().union(*gauge.clients.values())) == len(gauge.clients) > 1
     client = client_for(mail_server)
     for n in range(8):
         assert client.get_mailbox(f"user{n}@acme.test") is not None

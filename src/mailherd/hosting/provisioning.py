@@ -9,6 +9,7 @@ after a timeout neither creates twice nor fails on "already exists".
 import logging
 import os
 import random
+import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -58,16 +59,23 @@ class Permanent(Exception):
     """Mailcow refused the change; park the row and show the message."""
 
 
-_clients: dict[int, tuple[str, object]] = {}
+_clients = threading.local()  # {server id: (settings fingerprint, client)} for each thread
 
 
 def _client(server: MailServer):
-    """One pooled client per server and process; rebuilt when the server's settings change."""
+    """One pooled client per server and thread; rebuilt when the server's settings change.
+
+    Per thread: the apply threads sharing one client queued on its connection pool's lock,
+    which tests every pooled connection on each request (1.3 ms of worker CPU per row instead
+    of the raw client's 0.7, and half the rate)."""
     fingerprint = f"{server.api_url}|{server.api_key}"
-    cached = _clients.get(server.pk)
+    mine = getattr(_clients, "by_server", None)
+    if mine is None:
+        mine = _clients.by_server = {}
+    cached = mine.get(server.pk)
     if cached is None or cached[0] != fingerprint:
-        _clients[server.pk] = (fingerprint, client_for(server))
-    return _clients[server.pk][1]
+        mine[server.pk] = (fingerprint, client_for(server))
+    return mine[server.pk][1]
 
 
 def _backoff(attempts: int) -> timedelta:
