@@ -199,3 +199,29 @@ def test_runnable_rows_behind_more_than_a_window_of_blocked_rows_are_claimed(ten
     )
     claimed = _claim_batch(50)
     assert [op.object_key for op in claimed] == [f"mailbox:u{n}@free.test" for n in range(3)]
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_worker_whose_rows_another_is_claiming_takes_the_next_ones(tenants):
+    """It found nothing before, and stopped draining with thousands of rows left."""
+    from django.db import connection
+
+    from mailherd.hosting.provisioning import CLAIM_WINDOW, _claim_batch
+
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks need PostgreSQL (SQLite serialises writers anyway)")
+    import psycopg
+
+    _backlog(tenants.acme, CLAIM_WINDOW + 60)
+    first = list(ProvisioningOp.objects.order_by("id").values_list("id", flat=True)[:CLAIM_WINDOW])
+    settings_dict = connection.settings_dict
+    with psycopg.connect(
+        dbname=settings_dict["NAME"], user=settings_dict["USER"], host=settings_dict["HOST"],
+        port=settings_dict["PORT"] or 5432, password=settings_dict["PASSWORD"] or None,
+    ) as other_worker:
+        other_worker.execute(
+            "SELECT id FROM hosting_provisioningop WHERE id = ANY(%s) FOR UPDATE", [first]
+        )  # in the middle of its claim
+        claimed = _claim_batch(50)
+        assert len(claimed) == 50
+        assert min(op.id for op in claimed) > max(first)
