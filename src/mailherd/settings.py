@@ -203,6 +203,7 @@ CELERY_BROKER_URL = env_str("CELERY_BROKER_URL")
 CELERY_EMBEDDED_BROKER = CELERY_BROKER_URL is None
 if CELERY_EMBEDDED_BROKER:
     CELERY_BROKER_URL = "filesystem://"
+    CELERY_BROKER_TRANSPORT = "mailherd.core.broker:Transport"  # messages written whole
     _queue_dir = VAR_DIR / "celery" / "queue"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_queue_dir),
