@@ -90,6 +90,8 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=2000)
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2, help="Celery worker processes")
+    parser.add_argument("--web-workers", type=int, default=2, help="gunicorn processes (mailherd run: 2)")
+    parser.add_argument("--web-threads", type=int, default=4, help="threads each (mailherd run: 4)")
     parser.add_argument("--list-size", type=int, default=10_000)
     parser.add_argument(
         "--postgres", action="store_true", help="on a PostgreSQL database created and dropped here"
@@ -211,9 +213,9 @@ def run(args, var_dir: Path) -> None:
                     "--bind",
                     f"127.0.0.1:{web_port}",
                     "--workers",
-                    "2",
+                    str(args.web_workers),
                     "--threads",
-                    "4",
+                    str(args.web_threads),
                     "--worker-class",
                     "gthread",
                     "--log-level",
