@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import pytest
 from allauth.account.models import EmailAddress
 
+from mailherd.api.services import api_token_create
 from mailherd.core.actors import Actor
 from mailherd.tenancy.models import Membership, Organization, User
 from mailherd.tenancy.services import organization_create
@@ -133,3 +134,20 @@ def alice_client(client, tenants):
 @pytest.fixture
 def operator_user(db) -> User:
     return make_user("ops@operator.test", staff=True)
+
+
+@pytest.fixture
+def api(client, tenants):
+    """Call the REST API as an Acme token: api("get", "/mailboxes") -> (status, JSON or None)."""
+    token = api_token_create(actor=Actor.system(), organization=tenants.acme, name="t")[1]
+
+    def call(method, path, body=None):
+        response = getattr(client, method)(
+            "/api/v1" + path,
+            data=body,
+            content_type="application/json",
+            HTTP_AUTHORIZATION=f"Bearer {token}",
+        )
+        return response.status_code, (response.json() if response.content else None)
+
+    return call

@@ -51,22 +51,6 @@ def resend(tmp_path):
     return Relay.objects.get(name="resend")
 
 
-@pytest.fixture
-def api(client, tenants):
-    token = api_token_create(actor=Actor.system(), organization=tenants.acme, name="t")[1]
-
-    def call(method, path, body=None):
-        response = getattr(client, method)(
-            "/api/v1" + path,
-            data=body,
-            content_type="application/json",
-            HTTP_AUTHORIZATION=f"Bearer {token}",
-        )
-        return response.status_code, response.json()
-
-    return call
-
-
 def _allow_own_relay(organization):
     plan = organization.plan
     plan.features = [*plan.features, "custom_relay"]

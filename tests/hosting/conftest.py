@@ -1,6 +1,5 @@
 import pytest
 
-from mailherd.api.services import api_token_create
 from mailherd.core.actors import Actor
 from mailherd.hosting.services.domains import _domain_claim, domain_add
 from mailherd.mailcow.models import MailServer
@@ -37,18 +36,3 @@ def verified_domain(organization, name: str):
     return _domain_claim(actor=actor, domain_id=domain.pk, now=timezone.now())
 
 
-@pytest.fixture
-def api(client, tenants):
-    """Call the REST API as an Acme token: api("get", "/mailboxes") -> (status, JSON or None)."""
-    token = api_token_create(actor=Actor.system(), organization=tenants.acme, name="t")[1]
-
-    def call(method, path, body=None):
-        response = getattr(client, method)(
-            "/api/v1" + path,
-            data=body,
-            content_type="application/json",
-            HTTP_AUTHORIZATION=f"Bearer {token}",
-        )
-        return response.status_code, (response.json() if response.content else None)
-
-    return call
