@@ -68,3 +68,23 @@ def test_the_outbox_task_takes_the_nudge_before_it_drains(monkeypatch):
     tasks.outbox_process_task()  # what the worker runs: clears the flag, then drains
     kick_worker()
     assert task.queued == 2
+
+
+def test_while_a_worker_waits_for_more_changes_they_queue_no_nudge():
+    """The settling worker's next batch takes them; it gives the turn back before its last look."""
+    task = RecordingTask()
+    assert nudges.settle_turn("outbox", "worker-1")
+    assert nudges.settle_turn("outbox", "worker-1")  # kept while it goes on waiting
+    assert not nudges.settle_turn("outbox", "worker-2")  # one at a time
+    nudges.nudge(task, "outbox")
+    assert task.queued == 0
+    nudges.nudge(task, "webhooks")  # another queue nudges as before
+    assert task.queued == 1
+    nudges.settle_leave("outbox", "worker-2")  # not its turn to give back
+    nudges.nudge(task, "outbox")
+    assert task.queued == 1
+    nudges.settle_leave("outbox", "worker-1")
+    nudges.nudge(task, "outbox")
+    assert task.queued == 2
+    assert nudges.settle_turn("outbox", "worker-2")
+    nudges.settle_leave("outbox", "worker-2")

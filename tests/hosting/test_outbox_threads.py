@@ -100,3 +100,53 @@ def test_inside_a_transaction_the_rows_go_one_at_a_time(tenants, mail_server, si
         outbox_drain()
     assert gauge.most == 1
     assert set(Mailbox.objects.values_list("sync_status", flat=True)) == {"active"}
+
+
+@pytest.mark.django_db
+def test_one_worker_at_a_time_waits_for_a_trickle_of_changes(tenants, mail_server, sim):
+    """After a batch that was not full, a worker waits for more rows only when no other worker
+    does: two workers waiting split a trickle into batches half the size."""
+    from mailherd.core.nudges import settle_leave, settle_turn
+
+    verified_domain(tenants.acme, "acme.test")
+    outbox_drain()
+    settle = 0.5
+    assert settle_turn("outbox", "another worker")
+    _create(tenants, ["one"])
+    started = time.monotonic()
+    assert outbox_drain(settle_seconds=settle) == 1
+    assert time.monotonic() - started < settle  # applied its row and left the waiting to the other
+    assert not settle_turn("outbox", "a third worker")  # the other still has the turn
+
+    settle_leave("outbox", "another worker")
+    _create(tenants, ["two"])
+    started = time.monotonic()
+    assert outbox_drain(settle_seconds=settle) == 1
+    assert time.monotonic() - started >= settle  # nobody else waiting: it waited for more
+    assert settle_turn("outbox", "a third worker")  # and gave the turn back when it stopped
+    settle_leave("outbox", "a third worker")
+    assert set(Mailbox.objects.values_list("sync_status", flat=True)) == {"active"}
+
+
+@pytest.mark.django_db
+def test_a_drain_looks_up_each_domains_server_once_not_once_a_batch(tenants, mail_server, sim):
+    from django.test.utils import CaptureQueriesContext
+
+    verified_domain(tenants.acme, "acme.test")
+    outbox_drain()
+    _create(tenants, ["a", "b", "c", "d"])
+
+    def server_lookups(batch_size):
+        import mailherd.hosting.provisioning as provisioning
+
+        real = provisioning.BATCH_SIZE
+        provisioning.BATCH_SIZE = batch_size
+        try:
+            with CaptureQueriesContext(connection) as queries:
+                assert outbox_drain() == 4
+        finally:
+            provisioning.BATCH_SIZE = real
+        return sum('FROM "mailcow_mailserver"' in q["sql"] or 'JOIN "mailcow_mailserver"' in q["sql"] for q in queries)
+
+    assert server_lookups(1) == 1  # four batches of one row, one lookup
+    assert set(Mailbox.objects.values_list("sync_status", flat=True)) == {"active"}

@@ -16,10 +16,10 @@ from datetime import timedelta
 
 from django.db import transaction
 from django.db.models import CharField, Exists, F, Min, OuterRef, Value
-from django.db.models.fields.json import KT
 from django.db.models.functions import Concat
 from django.utils import timezone
 
+from mailherd.core.nudges import settle_leave, settle_turn
 from mailherd.hosting.models import Alias, Domain, Mailbox, ProvisioningOp, SyncStatus
 from mailherd.mailcow.client import (
     MailboxActive,
@@ -100,28 +100,25 @@ def _claim_batch(limit: int) -> list[ProvisioningOp]:
     """
     now = timezone.now()
     due = ProvisioningOp.objects.filter(status=ProvisioningOp.Status.PENDING, next_attempt_at__lte=now)
-    chosen: list[int] = []
+    chosen: list[ProvisioningOp] = []
     after = 0
     with transaction.atomic():
         while len(chosen) < limit:
-            window = list(
-                due.filter(id__gt=after)
-                .order_by("id")
-                .select_for_update(skip_locked=True)
-                .values_list("id", "kind", "object_key", KT("payload__domain"))[:CLAIM_WINDOW]
-            )
+            # Whole rows: the claimed ones need no second read after the update below.
+            window = list(due.filter(id__gt=after).order_by("id").select_for_update(skip_locked=True)[:CLAIM_WINDOW])
             chosen += _runnable(window)[: limit - len(chosen)]
             if len(window) < CLAIM_WINDOW:
                 break
-            after = window[-1][0]
+            after = window[-1].pk
         if not chosen:
             return []
         token = uuid.uuid4().hex
-        ProvisioningOp.objects.filter(pk__in=chosen).update(
+        ProvisioningOp.objects.filter(pk__in=[op.pk for op in chosen]).update(
             status=ProvisioningOp.Status.IN_PROGRESS, claimed_at=now, claim_token=token, attempts=F("attempts") + 1
         )
-        claimed = list(ProvisioningOp.objects.filter(pk__in=chosen).order_by("id"))
-    return claimed
+    for op in chosen:  # what the update wrote (the rows are locked until it commits)
+        op.status, op.claimed_at, op.claim_token, op.attempts = ProvisioningOp.Status.IN_PROGRESS, now, token, op.attempts + 1
+    return chosen
 
 
 def _depends_on(object_key: str, domain: str | None) -> tuple[str, ...]:
@@ -131,27 +128,28 @@ def _depends_on(object_key: str, domain: str | None) -> tuple[str, ...]:
     return tuple(key for key in (object_key, twin, f"domain:{domain or ''}") if key)
 
 
-def _runnable(window: list[tuple]) -> list[int]:
-    """The ids of the window's rows (id, kind, object key, domain) that nothing earlier blocks."""
+def _runnable(window: list[ProvisioningOp]) -> list[ProvisioningOp]:
+    """The window's rows that nothing earlier blocks."""
     if not window:
         return []
-    keys = {key for _id, _kind, object_key, domain in window for key in _depends_on(object_key, domain)}
+    depends = {op.pk: _depends_on(op.object_key, op.payload.get("domain")) for op in window}
+    keys = {key for op_keys in depends.values() for key in op_keys}
     oldest = dict(
-        ProvisioningOp.objects.filter(object_key__in=keys, status__in=ACTIVE_STATES, id__lte=window[-1][0])
+        ProvisioningOp.objects.filter(object_key__in=keys, status__in=ACTIVE_STATES, id__lte=window[-1].pk)
         .order_by()
         .values("object_key")
         .annotate(first=Min("id"))
         .values_list("object_key", "first")
     )
     runnable = []
-    for op_id, kind, object_key, domain in window:
-        if any(oldest.get(key, op_id) < op_id for key in _depends_on(object_key, domain)):
+    for op in window:
+        if any(oldest.get(key, op.pk) < op.pk for key in depends[op.pk]):
             continue
-        if kind == ProvisioningOp.Kind.DOMAIN_DELETE and ProvisioningOp.objects.filter(
-            payload__domain=domain, status=ProvisioningOp.Status.IN_PROGRESS, id__lt=op_id
+        if op.kind == ProvisioningOp.Kind.DOMAIN_DELETE and ProvisioningOp.objects.filter(
+            payload__domain=op.payload.get("domain"), status=ProvisioningOp.Status.IN_PROGRESS, id__lt=op.pk
         ).exists():
             continue  # children being applied finish before their domain goes
-        runnable.append(op_id)
+        runnable.append(op)
     return runnable
 
 
@@ -170,10 +168,7 @@ def _lost_claim(op: ProvisioningOp, outcome: str) -> None:
 def _apply(op: ProvisioningOp, servers: dict) -> str:
     """Apply one claimed row; return "done", or record a retry or a refusal and return that."""
     try:
-        domain_name = op.payload.get("domain")
-        if op.kind == ProvisioningOp.Kind.DOMAIN_DELETE or domain_name not in servers:
-            servers[domain_name] = _server_for(op)
-        server = servers[domain_name]
+        server = _server_cached(op, servers)
         HANDLERS[op.kind](op, _client(server) if server else None, server)
     except Transient as exc:
         servers.pop(op.payload.get("domain"), None)
@@ -200,11 +195,14 @@ def _apply(op: ProvisioningOp, servers: dict) -> str:
     return "done"
 
 
-def outbox_process_batch(limit: int = BATCH_SIZE) -> int:
-    """Claim and apply up to `limit` rows; return how many were claimed (0: nothing to do)."""
+def outbox_process_batch(limit: int = BATCH_SIZE, *, servers: dict | None = None) -> int:
+    """Claim and apply up to `limit` rows; return how many were claimed (0: nothing to do).
+
+    `servers` (domain name -> its MailServer) may carry the lookups of the previous batches.
+    """
     ops = _claim_batch(limit)
     _prefetch_objects(ops)
-    done = _apply_all(ops)
+    done = _apply_all(ops, {} if servers is None else servers)
     if done:
         token, now = done[0].claim_token, timezone.now()
         done_ids = [op.pk for op in done]
@@ -225,7 +223,7 @@ def outbox_process_batch(limit: int = BATCH_SIZE) -> int:
 _apply_pool: tuple[int, ThreadPoolExecutor, int] | None = None  # (process id, pool, its threads)
 
 
-def _apply_all(ops: list[ProvisioningOp]) -> list[ProvisioningOp]:
+def _apply_all(ops: list[ProvisioningOp], servers: dict) -> list[ProvisioningOp]:
     """Apply a batch; return the rows that are done.
 
     The rows of one batch never touch the same object or domain (see _claim_batch), so they
@@ -236,15 +234,13 @@ def _apply_all(ops: list[ProvisioningOp]) -> list[ProvisioningOp]:
     """
     from django.conf import settings
 
-    servers: dict = {}
     threads = min(settings.MAILHERD_OUTBOX_THREADS, len(ops))
     if threads <= 1 or not _threads_can_share(transaction.get_connection()):
         return [op for op in ops if _apply(op, servers) == "done"]
     for op in ops:  # each domain's server looked up once, before the threads share the answers
-        domain_name = op.payload.get("domain")
-        if op.kind != ProvisioningOp.Kind.DOMAIN_DELETE and domain_name not in servers:
+        if op.kind != ProvisioningOp.Kind.DOMAIN_DELETE:
             try:
-                servers[domain_name] = _server_for(op)
+                _server_cached(op, servers)
             except Transient:
                 pass  # the row's own _apply meets it again and schedules the retry
     outcomes = list(_pool().map(lambda op: _apply_in_thread(op, dict(servers)), ops))
@@ -324,15 +320,44 @@ def outbox_drain(*, max_ops: int = 10_000, max_seconds: float = 50.0, settle_sec
 
     deadline = time.monotonic() + max_seconds
     applied = 0
-    while applied < max_ops and time.monotonic() < deadline:
-        limit = min(BATCH_SIZE, max_ops - applied)
-        count = outbox_process_batch(limit)
-        if not count:
-            break
-        applied += count
-        if settle_seconds and count < limit:
-            time.sleep(settle_seconds)
+    me, settling = uuid.uuid4().hex, False
+    servers, servers_until = {}, 0.0
+    try:
+        while applied < max_ops and time.monotonic() < deadline:
+            if time.monotonic() > servers_until:  # a server's changed settings apply within a second
+                servers, servers_until = {}, time.monotonic() + SERVERS_FRESH_SECONDS
+            limit = min(BATCH_SIZE, max_ops - applied)
+            count = outbox_process_batch(limit, servers=servers)
+            if not count:
+                if settling:  # changes made while this worker waited nudged nobody: one more look
+                    settle_leave("outbox", me)
+                    settling = False
+                    continue
+                break
+            applied += count
+            if count == limit and settling:  # a backlog now: changes nudge, and another worker helps
+                settle_leave("outbox", me)
+                settling = False
+                _kick_worker()
+            elif settle_seconds and count < limit:
+                settling = settle_turn("outbox", me)
+                if not settling:
+                    break  # another worker is waiting for the next rows already
+                time.sleep(settle_seconds)
+    finally:
+        if settling:  # out of budget while waiting: whatever came meanwhile gets a worker of its own
+            settle_leave("outbox", me)
+            _kick_worker()
     return applied
+
+
+def _kick_worker() -> None:
+    from mailherd.hosting.services.outbox import kick_worker
+
+    kick_worker()
+
+
+SERVERS_FRESH_SECONDS = 1.0  # how long a drain reuses its domain -> server lookups
 
 
 def outbox_release_stale_claims() -> int:
@@ -427,6 +452,20 @@ def _mark_object(op: ProvisioningOp, status: str, error: str) -> None:
 
 
 # -- which server -------------------------------------------------------------
+
+
+def _server_cached(op: ProvisioningOp, servers: dict) -> MailServer | None:
+    """_server_for, remembered in `servers` by domain name. Only a server is remembered: a
+    domain that is gone may be added again, and a deleted domain's row names its own server."""
+    if op.kind == ProvisioningOp.Kind.DOMAIN_DELETE:
+        return _server_for(op)
+    domain_name = op.payload.get("domain")
+    if domain_name not in servers:
+        server = _server_for(op)
+        if server is None:
+            return None
+        servers[domain_name] = server
+    return servers[domain_name]
 
 
 def _server_for(op: ProvisioningOp) -> MailServer | None:
