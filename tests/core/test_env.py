@@ -12,6 +12,7 @@ def test_absent_database_url_means_sqlite_under_var(monkeypatch, tmp_path):
     config = env.env_database("DATABASE_URL", tmp_path / "db.sqlite3")
     assert config["ENGINE"] == "django.db.backends.sqlite3"
     assert config["NAME"] == str(tmp_path / "db.sqlite3")
+    assert config["CONN_MAX_AGE"] > 0  # kept between requests: opening one per request cost ~1 ms
 
 
 def test_postgres_database_url_is_parsed(monkeypatch, tmp_path):
