@@ -129,24 +129,17 @@ def test_one_worker_at_a_time_waits_for_a_trickle_of_changes(tenants, mail_serve
 
 
 @pytest.mark.django_db
-def test_a_drain_looks_up_each_domains_server_once_not_once_a_batch(tenants, mail_server, sim):
+def test_a_drain_looks_up_each_domains_server_once_not_once_a_batch(tenants, mail_server, sim, monkeypatch):
     from django.test.utils import CaptureQueriesContext
+
+    import mailherd.hosting.provisioning as provisioning
 
     verified_domain(tenants.acme, "acme.test")
     outbox_drain()
     _create(tenants, ["a", "b", "c", "d"])
-
-    def server_lookups(batch_size):
-        import mailherd.hosting.provisioning as provisioning
-
-        real = provisioning.BATCH_SIZE
-        provisioning.BATCH_SIZE = batch_size
-        try:
-            with CaptureQueriesContext(connection) as queries:
-                assert outbox_drain() == 4
-        finally:
-            provisioning.BATCH_SIZE = real
-        return sum('FROM "mailcow_mailserver"' in q["sql"] or 'JOIN "mailcow_mailserver"' in q["sql"] for q in queries)
-
-    assert server_lookups(1) == 1  # four batches of one row, one lookup
+    monkeypatch.setattr(provisioning, "BATCH_SIZE", 1)
+    with CaptureQueriesContext(connection) as queries:
+        assert outbox_drain() == 4  # four batches of one row
+    lookups = sum('FROM "mailcow_mailserver"' in q["sql"] or 'JOIN "mailcow_mailserver"' in q["sql"] for q in queries)
+    assert lookups == 1
     assert set(Mailbox.objects.values_list("sync_status", flat=True)) == {"active"}
