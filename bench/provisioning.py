@@ -100,14 +100,14 @@ class CpuMeter:
     def start(self) -> None:
         self.started = self._by_role()
 
-    def report(self, count: int) -> str:
+    def report(self, count: int, unit: str = "mailbox") -> str:
         ended, hz = self._by_role(), os.sysconf("SC_CLK_TCK")
         parts = [
             f"{role} {(ended[role] - self.started.get(role, 0)) / hz * 1000 / count:.1f}"
             for role in ("web", "workers", "database", "simulator", "clients")
             if role in ended
         ]
-        return "ms of CPU per mailbox: " + ", ".join(parts)
+        return f"ms of CPU per {unit}: " + ", ".join(parts)
 
 
 def run_threads(count: int, threads: int, work) -> float:
@@ -403,7 +403,7 @@ def run(args, var_dir: Path) -> None:
         reads = max(args.count, 200)
         meter.start()
         read_rate = reads / run_threads(reads, args.threads, api_read)
-        print(f"  an authenticated read (GET /api/v1/me), for scale: {read_rate:.0f}/s; {meter.report(reads).replace('mailbox', 'call')}")
+        print(f"  an authenticated read (GET /api/v1/me), for scale: {read_rate:.0f}/s; {meter.report(reads, 'call')}")
         n, m = args.count, args.plain_count
         per_call = measure(
             "password_hash given, one mailbox per API call",
